@@ -1,0 +1,1 @@
+"""ASGI-level pieces: the spec, adapters, testing and serving helpers (may use `_runtime`)."""

@@ -1,0 +1,213 @@
+"""AsyncToSync: call an async function from sync code and wait for it.
+
+Theory of operation (where the coroutine runs):
+
+1. Called inside a sync function that sync_to_async is running (this thread's
+   ``tls.hop`` names the call and its loop): on that *outer* loop, if it is
+   still running and belongs to this process (after a fork it does not).
+   The task is registered with the hop so that cancelling the outer awaiting
+   task reaches it.
+2. Else, inside ``with AsyncSingleThreadContext()``: on that context's loop.
+3. Else: on this thread's persistent loop (`_loops`), reused across calls.
+   What the call leaves running is cancelled when it ends, as ``asyncio.run``
+   does. A nested call on a thread whose loop is busy (force_new_loop inside
+   thread-sensitive work) gets a temporary loop, so it cannot cancel the outer
+   call's tasks.
+
+Meanwhile the calling thread serves its CurrentThreadExecutor: thread-sensitive
+sync_to_async calls made by the coroutine come back here to run. The executor
+is published in the ``current_executor`` ContextVar *before* the context is
+copied for the coroutine, so its tasks inherit it.
+
+Rules: calling from a thread whose loop is running raises at once (the wait
+would block that loop forever); every wait wakes up periodically to check that
+the loop it waits on can still answer (closed, dead or stopped loop raise
+`LoopUnavailableError`; the optional hang deadline raises
+`BridgeDeadlockError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import sys
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from types import CoroutineType
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from .._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
+from . import _state
+from ._call import AsyncCall
+from ._context import carry_back
+from ._coroutines import iscoroutinefunction
+from ._executor import CurrentThreadExecutor
+from ._loops import LoopThread, loop_for_this_thread
+
+__all__ = ("AsyncToSync", "async_to_sync")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_get_running_loop = asyncio._get_running_loop
+_current_executor = _state.current_executor
+_single_thread_context = _state.single_thread_context
+_loop_executors = _state.loop_executors
+_copy_context = contextvars.copy_context
+_exception = sys.exception if sys.version_info >= (3, 11) else (lambda: sys.exc_info()[1])
+_MARKERS = ("_is_coroutine", "_is_coroutine_marker")
+
+
+class AsyncToSync(Generic[_P, _R]):
+    """Wrap an async callable so that calling it from sync code runs it to completion.
+
+    Args:
+        awaitable: an async function (or any callable returning an awaitable).
+        force_new_loop: do not use the outer event loop even when called from
+            inside sync_to_async; run on a loop of this thread instead.
+
+    Raises:
+        AsyncToSyncInLoopError: (when called) this thread runs an event loop;
+            await the function instead (a RuntimeError).
+
+    Warns:
+        NonAsyncCallableWarning: ``awaitable`` is not marked as async (a UserWarning).
+
+    Example:
+        >>> async def add(a: int, b: int) -> int:
+        ...     return a + b
+        >>> AsyncToSync(add)(1, 2)
+        3
+    """
+
+    # asgiref exposes this ContextVar as a class attribute; code reads it.
+    async_single_thread_context = _single_thread_context
+
+    def __init__(
+        self,
+        awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+        force_new_loop: bool = False,
+    ) -> None:
+        if not callable(awaitable) or (
+            not iscoroutinefunction(awaitable)
+            and not iscoroutinefunction(getattr(awaitable, "__call__", awaitable))
+        ):
+            # Python cannot reliably tell (callable objects, partials): warn only.
+            warnings.warn(
+                NonAsyncCallableWarning("async_to_sync was passed a non-async-marked callable"),
+                stacklevel=2,
+            )
+        functools.update_wrapper(self, awaitable)  # type: ignore[arg-type]
+        for marker in _MARKERS:
+            # The wrapper is sync: do not inherit a coroutine marker with __dict__.
+            self.__dict__.pop(marker, None)
+        self.awaitable = awaitable
+        self.force_new_loop = force_new_loop
+        try:
+            self.__self__ = awaitable.__self__  # type: ignore[union-attr]
+        except AttributeError:
+            pass
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        __traceback_hide__ = True  # noqa: F841
+        if _get_running_loop() is not None:
+            raise AsyncToSyncInLoopError(
+                "You cannot use AsyncToSync in the same thread as an async event loop - "
+                "just await the async function directly.",
+                "(this thread is running an event loop, and blocking it to wait for the "
+                "coroutine would stop that loop forever).",
+            )
+        hop = None if self.force_new_loop else getattr(_state.tls, "hop", None)
+        if hop is not None and not _outer_loop_usable(hop.loop, hop.pid):
+            hop = None
+        loop_thread: LoopThread | None = None
+        if hop is None:
+            context: Any = _single_thread_context.get(None)
+            loop_thread = context._lease() if context is not None else loop_for_this_thread()
+            loop = loop_thread.loop
+        else:
+            loop = hop.loop
+        executor = CurrentThreadExecutor(_current_executor.get())
+        token = _current_executor.set(executor)
+        try:
+            ctx = _copy_context()
+            before = ctx.copy()
+            call = AsyncCall(loop, ctx, executor, hop, loop_thread, _exception())
+            try:
+                call.coro = self.awaitable(*args, **kwargs)
+                if loop_thread is not None:
+                    _loop_executors[loop] = executor
+                loop.call_soon_threadsafe(call.start)
+                executor._serve(call.health_check)
+            finally:
+                if loop_thread is not None:
+                    _loop_executors.pop(loop, None)
+                    loop_thread.release()
+                carry_back(call.result_context(), before)
+        finally:
+            _current_executor.reset(token)
+        return call.result()  # type: ignore[no-any-return]
+
+    def __get__(self, parent: Any, objtype: Any) -> Callable[_P, _R]:
+        """Bind to ``parent`` when used as a method."""
+        if parent is None:
+            return self
+        func = functools.partial(self.__call__, parent)
+        return functools.update_wrapper(func, self.awaitable)  # type: ignore[return-value]
+
+
+def _outer_loop_usable(loop: asyncio.AbstractEventLoop, pid: int) -> bool:
+    # Hazard (hang): a loop that is closed, stopped (a finished pytest-asyncio
+    # test) or inherited through fork would never run the coroutine; asgiref
+    # falls back to a new loop for the closed case, we do for all three.
+    return pid == os.getpid() and loop.is_running() and not loop.is_closed()
+
+
+@overload
+def async_to_sync(
+    *, force_new_loop: bool = False
+) -> Callable[
+    [Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]], Callable[_P, _R]
+]: ...
+
+
+@overload
+def async_to_sync(
+    awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+    *,
+    force_new_loop: bool = False,
+) -> Callable[_P, _R]: ...
+
+
+def async_to_sync(
+    awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]] | None = None,
+    *,
+    force_new_loop: bool = False,
+) -> (
+    Callable[
+        [Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]], Callable[_P, _R]
+    ]
+    | Callable[_P, _R]
+):
+    """Turn an async callable into a sync one (decorator, with or without arguments).
+
+    See `AsyncToSync` for the arguments and which loop runs the coroutine.
+
+    Example:
+        >>> @async_to_sync
+        ... async def greet(name: str) -> str:
+        ...     return f"hello {name}"
+        >>> greet("world")
+        'hello world'
+    """
+    if awaitable is None:
+
+        def decorator(
+            f: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+        ) -> Callable[_P, _R]:
+            return AsyncToSync(f, force_new_loop=force_new_loop)
+
+        return decorator
+    return AsyncToSync(awaitable, force_new_loop=force_new_loop)

@@ -1,0 +1,197 @@
+"""One async_to_sync call in flight: the task on the loop and the waiting caller.
+
+Theory of operation: the caller builds an `AsyncCall`, schedules `start` on
+the target loop with one ``call_soon_threadsafe`` and serves its
+CurrentThreadExecutor. `start` (loop thread) creates the task in the caller's
+context copy; `_task_done` (loop thread) records the outcome, cancels what
+the call left running on a loop of its own, and then ends the caller's serve
+loop. The caller re-raises or returns the outcome.
+
+Rules: the task runs *in* the copied context on 3.11+ (``context=``), so its
+changes land there for `carry_back`; on 3.10 a wrapper coroutine captures
+them. The caller's health check runs on its own thread and only reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import sys
+import threading
+import time
+from collections.abc import Awaitable
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any
+
+from .._errors import BridgeDeadlockError, LoopUnavailableError
+from . import _state
+
+if TYPE_CHECKING:
+    from ._executor import CurrentThreadExecutor
+    from ._hop import Hop
+    from ._loops import LoopThread
+
+__all__ = ("AsyncCall",)
+
+_CONTEXT_PARAM = sys.version_info >= (3, 11)
+_STOPPED_CHECKS = 3  # health checks a loop may be seen stopped before we give up
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+async def _with_exc_info(exc: BaseException, awaitable: Awaitable[Any]) -> Any:
+    # Let the coroutine see the caller's exception in sys.exc_info(), as asgiref does.
+    traceback = exc.__traceback__
+    try:
+        raise exc
+    except BaseException:
+        return await awaitable
+    finally:
+        exc.__traceback__ = traceback
+
+
+async def _capturing(call: AsyncCall, awaitable: Awaitable[Any]) -> Any:
+    # Python 3.10: create_task cannot run in a given Context, only a copy of it.
+    try:
+        return await awaitable
+    finally:
+        call.captured = contextvars.copy_context()
+
+
+class AsyncCall:
+    """State shared by the waiting sync caller and the task running its coroutine."""
+
+    __slots__ = (
+        "captured",
+        "coro",
+        "ctx",
+        "exc",
+        "executor",
+        "hop",
+        "loop",
+        "loop_thread",
+        "outcome",
+        "started_at",
+        "stopped_seen",
+        "task",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        executor: CurrentThreadExecutor,
+        hop: Hop | None,
+        loop_thread: LoopThread | None,
+        exc: BaseException | None,
+    ) -> None:
+        self.loop = loop
+        self.ctx = ctx
+        self.executor = executor
+        self.hop = hop
+        self.loop_thread = loop_thread
+        self.exc = exc
+        self.coro: Awaitable[Any] | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.captured: contextvars.Context | None = None
+        self.outcome: tuple[Any, BaseException | None] = (
+            None,
+            RuntimeError("async_to_sync: the call did not finish"),
+        )
+        self.waiter = threading.current_thread()
+        self.started_at = time.monotonic()
+        self.stopped_seen = 0
+
+    # -- loop thread ----------------------------------------------------------
+
+    def start(self) -> None:
+        coro = self.coro
+        self.coro = None
+        assert coro is not None
+        try:
+            if type(coro) is not CoroutineType:
+                coro = _await(coro)
+            if self.exc is not None:
+                coro = _with_exc_info(self.exc, coro)
+            if _CONTEXT_PARAM:
+                task = self.loop.create_task(coro, context=self.ctx)  # type: ignore[call-arg]
+            else:
+                task = self.ctx.run(self.loop.create_task, _capturing(self, coro))
+        except BaseException as exc:
+            self.outcome = (None, exc)
+            self.executor._finish()
+            return
+        self.task = task
+        task.add_done_callback(self._task_done)
+        if self.hop is not None:
+            self.hop.add_inner_task(task)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if self.hop is not None:
+            self.hop.remove_inner_task(task)
+        try:
+            self.outcome = (task.result(), None)
+        except BaseException as exc:
+            self.outcome = (None, exc)
+        if self.loop_thread is None:
+            self.executor._finish()
+            return
+        # A loop of our own: cancel what the call left running, as asyncio.run does.
+        leftovers = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        if not leftovers:
+            self.executor._finish()
+            return
+        for leftover in leftovers:
+            leftover.cancel()
+        gathered = asyncio.gather(*leftovers, return_exceptions=True)
+        gathered.add_done_callback(lambda _f: self.executor._finish())
+
+    # -- caller thread ----------------------------------------------------------
+
+    def result_context(self) -> contextvars.Context:
+        return self.captured if self.captured is not None else self.ctx
+
+    def result(self) -> Any:
+        result, exc = self.outcome
+        if exc is not None:
+            raise exc
+        return result
+
+    def health_check(self) -> None:
+        """Raise if the loop can no longer finish the call (caller thread, when idle)."""
+        loop = self.loop
+        name = self.loop_thread.thread.name if self.loop_thread else "the outer event loop"
+        if loop.is_closed() or (self.loop_thread and not self.loop_thread.thread.is_alive()):
+            raise LoopUnavailableError(
+                f"async_to_sync in thread {self.waiter.name!r} waits on {name}, "
+                "which is closed or whose thread has died.",
+                "The coroutine can never finish. Keep the loop running until the sync "
+                "code it called has returned.",
+            )
+        if not loop.is_running():
+            self.stopped_seen += 1
+            if self.stopped_seen >= _STOPPED_CHECKS:
+                raise LoopUnavailableError(
+                    f"async_to_sync in thread {self.waiter.name!r} waits on {name}, "
+                    "which has stopped running.",
+                    "Stopping a loop (e.g. the end of a pytest-asyncio test) while sync "
+                    "code it awaits is still running strands that code; await it first.",
+                )
+        else:
+            self.stopped_seen = 0
+        self._check_deadline(name)
+
+    def _check_deadline(self, name: str) -> None:
+        limit = _state.config["hang_timeout"]
+        if limit is None or time.monotonic() - self.started_at < limit:
+            return
+        raise BridgeDeadlockError(
+            f"async_to_sync in thread {self.waiter.name!r} has waited more than {limit:g}s "
+            f"for {self.task!r} on {name}.",
+            "Raise ASGIBRIDGE_HANG_TIMEOUT if the work is legitimately slow; otherwise "
+            "the coroutine waits on something that waits on this thread.",
+        )
+

@@ -1,0 +1,154 @@
+"""One sync_to_async call in flight: the work item a worker runs and the loop awaits.
+
+Theory of operation: the awaiting task creates a `Hop`, hands it to a target
+(a worker, a CurrentThreadExecutor, an executor adapter) and awaits
+``hop.future``. The target's thread calls `Hop.run`, which marks itself as
+"the call this thread is running" (``_state.tls.hop``, read by a nested
+async_to_sync to find the outer loop and to register the task it starts), runs
+the function in the caller's context copy, and sends the outcome back with one
+``call_soon_threadsafe``. `Hop.settle` runs on the loop thread: it records the
+outcome on the hop *and* settles whatever future is current, so an outcome is
+never lost when the awaiting side swapped futures after a cancellation.
+
+Rules: `run` never raises (errors are delivered); the outcome is recorded
+before anything is dropped; a hop whose awaiting side gave up before it
+started is skipped, not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from typing import Any
+
+from . import _state
+
+__all__ = ("Hop", "run_with_exc_info")
+
+
+def run_with_exc_info(exc: BaseException, func: Callable[..., Any], *args: Any) -> Any:
+    """Call ``func(*args)`` while ``exc`` is being handled (``sys.exc_info()`` sees it).
+
+    asgiref's callees see the caller's exception while the caller handles one
+    (Django's exception middleware relies on it). Re-raising adds a frame to the
+    exception's traceback, so the original traceback is put back afterwards.
+    """
+    traceback = exc.__traceback__
+    try:
+        raise exc
+    except BaseException:
+        return func(*args)
+    finally:
+        exc.__traceback__ = traceback
+
+
+class Hop:
+    """A sync call submitted from an event loop to another thread."""
+
+    __slots__ = (
+        "args",
+        "cancelled",
+        "ctx",
+        "exc",
+        "finished",
+        "func",
+        "future",
+        "handler",
+        "inner_tasks",
+        "kwargs",
+        "loop",
+        "outcome",
+        "pid",
+        "started",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException | None,
+        pid: int,
+    ) -> None:
+        self.loop = loop
+        self.ctx = ctx
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.exc = exc
+        self.pid = pid
+        self.future: asyncio.Future[Any] = loop.create_future()
+        # Tasks that async_to_sync calls inside this sync function started on
+        # ``loop``; cancellation of the awaiting task is forwarded to them.
+        self.inner_tasks: list[asyncio.Task[Any]] | None = None
+        self.handler: Callable[[], Any] | None = None
+        self.cancelled = False
+        self.started = False
+        self.finished = False
+        self.outcome: tuple[Any, BaseException | None] = (None, None)
+
+    def run(self) -> None:
+        """Run the call on this thread and deliver its outcome to the loop."""
+        if self.cancelled:
+            return
+        self.started = True
+        tls = _state.tls
+        previous = getattr(tls, "hop", None)
+        tls.hop = self
+        try:
+            if self.handler is not None:
+                result = self.handler()
+            elif self.exc is not None:
+                result = run_with_exc_info(self.exc, self._call)
+            else:
+                result = self.ctx.run(self.func, *self.args, **self.kwargs)
+        except BaseException as exc:
+            self._deliver(None, exc)
+        else:
+            self._deliver(result, None)
+        finally:
+            tls.hop = previous
+            # Hazard (leak): the hop may live on in a traceback; drop the call.
+            self.args = ()
+            self.kwargs = {}
+
+    def _call(self) -> Any:
+        return self.ctx.run(self.func, *self.args, **self.kwargs)
+
+    def _deliver(self, result: Any, exc: BaseException | None) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.settle, result, exc)
+        except RuntimeError:
+            # The loop is closed: nobody awaits this outcome any more.
+            _state.counters["abandoned_calls"] += 1
+
+    def settle(self, result: Any, exc: BaseException | None) -> None:
+        """Record the outcome and settle the current future (loop thread only)."""
+        if isinstance(exc, StopIteration):
+            # asyncio futures refuse StopIteration (it would end the awaiting
+            # coroutine's frame silently); asyncio itself converts it likewise.
+            error = RuntimeError("the sync function raised StopIteration")
+            error.__cause__ = exc
+            exc = error
+        self.finished = True
+        self.outcome = (result, exc)
+        future = self.future
+        if future.done():
+            return
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
+
+    def add_inner_task(self, task: asyncio.Task[Any]) -> None:
+        """Register a task a nested async_to_sync started (loop thread only)."""
+        if self.inner_tasks is None:
+            self.inner_tasks = []
+        self.inner_tasks.append(task)
+
+    def remove_inner_task(self, task: asyncio.Task[Any]) -> None:
+        if self.inner_tasks is not None and task in self.inner_tasks:
+            self.inner_tasks.remove(task)

@@ -1,0 +1,64 @@
+"""Choosing the thread a sync_to_async call runs on (see `_sync_to_async` for the rules).
+
+Kept apart from the bridge classes so that the routing table reads in one
+place; every function here is on the hot path and allocates nothing in the
+common case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from typing import Any, Protocol
+
+from . import _state
+from ._executor import WorkItem
+from ._workers import get_pool, get_sync_worker
+
+__all__ = ("ExecutorTarget", "Target", "nonsensitive_target", "sensitive_target")
+
+_current_executor = _state.current_executor
+_thread_sensitive_context = _state.thread_sensitive_context
+_loop_executors = _state.loop_executors
+
+
+class Target(Protocol):
+    """Where a work item can be put: a worker, a pool, an executor, a blocked caller."""
+
+    def _put(self, item: WorkItem) -> None: ...
+
+
+class ExecutorTarget:
+    """Adapts a concurrent.futures executor (user-supplied) to `Target`."""
+
+    __slots__ = ("executor",)
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def _put(self, item: WorkItem) -> None:
+        self.executor.submit(item.run)
+
+
+def sensitive_target(loop: asyncio.AbstractEventLoop) -> Target:
+    """The thread for a thread_sensitive=True call made on ``loop``."""
+    executor = _current_executor.get()
+    if executor is not None:
+        return executor  # type: ignore[no-any-return]
+    context: Any = _thread_sensitive_context.get(None)
+    if context is not None:
+        return context._target()  # type: ignore[no-any-return]
+    executor = _loop_executors.get(loop)
+    if executor is not None:
+        return executor  # type: ignore[no-any-return]
+    return get_sync_worker()
+
+
+def nonsensitive_target(loop: asyncio.AbstractEventLoop) -> Target:
+    """The thread for a thread_sensitive=False call without ``executor=``."""
+    # asyncio builds its own default executor lazily with the "asyncio" name
+    # prefix; one set by the user with loop.set_default_executor() is honoured.
+    default = getattr(loop, "_default_executor", None)
+    if default is not None and getattr(default, "_thread_name_prefix", "") != "asyncio":
+        return ExecutorTarget(default)
+    return get_pool()

@@ -1,0 +1,141 @@
+"""All mutable process, thread and loop state of the runtime, declared in one place.
+
+Every other module reads and writes these names through ``_state.<name>``; none
+keeps a mutable global of its own. Each entry says its scope, who writes it,
+when it is reset, and what happens to it across ``os.fork()``.
+
+Rules:
+
+- Nothing here starts a thread, builds a loop or an executor at import time:
+  entries start empty and are filled lazily by their writer.
+- After a fork only the forking thread exists in the child, so every entry that
+  refers to a thread, a loop or a lock held by another thread is dropped by
+  `_after_fork_in_child` (registered with `os.register_at_fork`). Thread-local
+  entries survive in the forking thread and are checked against `generation`
+  by their readers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._loops import LoopThread
+    from ._workers import StickyPool, Worker, WorkerPool
+
+__all__ = (
+    "config",
+    "counters",
+    "current_executor",
+    "generation",
+    "lock",
+    "loop_executors",
+    "loop_threads",
+    "pool",
+    "single_thread_context",
+    "sticky_pool",
+    "sync_worker",
+    "thread_sensitive_context",
+    "tls",
+)
+
+
+def _env_float(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return float(raw)
+
+
+# Tunables. Scope: process. Writer: `asgibridge.configure()` and the environment
+# at import. Reset: never (configuration survives fork on purpose).
+config: dict[str, Any] = {
+    # Seconds a bridge wait may last before it is reported as a hang (None: off).
+    "hang_timeout": _env_float("ASGIBRIDGE_HANG_TIMEOUT", None),
+    # How often a blocked wait wakes up to check that what it waits on is alive.
+    "health_interval": 1.0,
+    # Upper bound of the thread_sensitive=False pool (anyio's default is 40).
+    "max_workers": int(os.environ.get("ASGIBRIDGE_MAX_WORKERS", "40")),
+    # Seconds an idle pool or sticky thread lingers before it exits.
+    "worker_idle_timeout": 30.0,
+    # Seconds a persistent async_to_sync loop stays up with no call.
+    "loop_idle_timeout": 30.0,
+}
+
+# Fork generation. Scope: process. Writer: `_after_fork_in_child`. Readers compare
+# it with the generation stored in thread-local entries to detect inherited state.
+generation = 0
+
+# Guards lazy creation of the entries below. Scope: process. Fork: replaced in
+# the child (it may have been held by a thread that does not exist there).
+lock = threading.Lock()
+
+# The one process-wide thread for thread-sensitive work outside any
+# ThreadSensitiveContext and any blocked sync caller. Writer: `_workers`
+# (lazily). Reset: `shutdown()` and fork (dropped: its thread is gone).
+sync_worker: Worker | None = None
+
+# Pool for thread_sensitive=False calls. Writer: `_workers` (lazily).
+# Reset: `shutdown()` and fork.
+pool: WorkerPool | None = None
+
+# Idle threads lent to ThreadSensitiveContexts. Writer: `_workers` (lazily).
+# Reset: `shutdown()` and fork.
+sticky_pool: StickyPool | None = None
+
+# Every live persistent loop thread (per calling thread, or per
+# AsyncSingleThreadContext). Writer: `_loops`. Reset: `shutdown()`, fork.
+loop_threads: set[LoopThread] = set()
+
+# The CurrentThreadExecutor of the sync caller a persistent loop is serving,
+# by loop: thread-sensitive work from tasks that did not inherit the
+# ``current_executor`` ContextVar still reaches that caller. Writer:
+# `_async_to_sync` (set for the duration of a call). Reset: fork.
+loop_executors: dict[Any, Any] = {}
+
+# Per-thread entries. Scope: thread. Writers: `_workers` sets `.hop` (the
+# sync_to_async call this thread is running: its loop, pid, inner tasks) around
+# each call; `_loops` sets `.loop_owner` (this thread's persistent loop). Fork:
+# survives in the forking thread; readers check `generation` / pid.
+tls = threading.local()
+
+# Counters for observability. Scope: process. Writers: `_sync_to_async`
+# (abandoned calls: the awaiting task was cancelled while the sync function
+# kept running). Reset: fork.
+counters: dict[str, int] = {"abandoned_calls": 0}
+
+# Context-scoped entries (ContextVars: they follow tasks and the bridge).
+# The CurrentThreadExecutor of the nearest sync caller blocked in async_to_sync.
+# Writer: `_async_to_sync` (set before the context copy, reset after the call)
+# and `ThreadSensitiveContext(executor=...)` (hides it). Fork: irrelevant.
+current_executor: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "asgibridge.current_executor", default=None
+)
+# The innermost entered ThreadSensitiveContext. Writer: ThreadSensitiveContext.
+thread_sensitive_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "asgibridge.thread_sensitive_context"
+)
+# The innermost entered AsyncSingleThreadContext. Writer: AsyncSingleThreadContext.
+single_thread_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "asgibridge.single_thread_context"
+)
+
+
+def _after_fork_in_child() -> None:
+    # Hazard (fork): the threads behind these objects do not exist in the child;
+    # using them would hang forever. Drop them; they are rebuilt lazily.
+    global generation, lock, sync_worker, pool, sticky_pool
+    generation += 1
+    lock = threading.Lock()
+    sync_worker = None
+    pool = None
+    sticky_pool = None
+    loop_threads.clear()
+    loop_executors.clear()
+    counters["abandoned_calls"] = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,271 @@
+"""SyncToAsync: await a sync callable, run on the right thread.
+
+Theory of operation (who runs where, asgiref's contract):
+
+1. thread_sensitive=True, and a sync caller up the stack is blocked in
+   async_to_sync: run on *that* thread, through its CurrentThreadExecutor
+   (found in the ``current_executor`` ContextVar, which follows tasks).
+2. else, inside ``async with ThreadSensitiveContext()``: the thread that
+   context leased (or the executor it was given).
+3. else, on a persistent async_to_sync loop that is serving a call: that
+   call's caller thread (for tasks that did not inherit the ContextVar).
+4. else: the process-wide sync worker thread.
+5. thread_sensitive=False: ``executor=`` if given; else the running loop's
+   default executor if the user set one (``loop.set_default_executor``);
+   else asgibridge's bounded worker pool.
+
+The call is a `Hop`: the awaiting task creates it, hands it to the target and
+awaits its future; no concurrent.futures and no ``asyncio.shield`` on the way
+(shield costs a loop iteration per call and, on 3.14, logs an error for every
+cancelled request).
+
+Cancellation: if the awaiting task is cancelled while the sync function runs,
+the cancellation is forwarded to the async work that function started through
+async_to_sync (if any). If that work swallows it and the function returns, the
+function's result is returned (as asyncio does for a coroutine that catches
+the cancellation); otherwise ``CancelledError`` propagates and the sync
+function, which cannot be interrupted, is *abandoned*: it runs to its end and
+its outcome is dropped. Abandoned calls are counted
+(`asgibridge.runtime_stats()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from .._errors import SyncToAsyncTypeError
+from . import _state
+from ._context import carry_back
+from ._coroutines import iscoroutinefunction, markcoroutinefunction
+from ._hop import Hop, run_with_exc_info
+from ._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
+
+__all__ = ("SyncToAsync", "sync_to_async")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_copy_context = contextvars.copy_context
+_get_running_loop = asyncio.get_running_loop
+_exception = sys.exception if sys.version_info >= (3, 11) else (lambda: sys.exc_info()[1])
+_getpid = os.getpid
+
+
+class SyncToAsync(Generic[_P, _R]):
+    """Wrap a sync callable so that awaiting it runs it on a worker thread.
+
+    Args:
+        func: the sync callable.
+        thread_sensitive: run on the thread shared by the surrounding sync code
+            (default, see the module docs for which thread that is); False runs
+            it on a pool thread.
+        executor: a concurrent.futures executor for thread_sensitive=False.
+        context: run in this `contextvars.Context` (and do not copy changes
+            back) instead of a copy of the caller's context.
+
+    Raises:
+        SyncToAsyncTypeError: ``func`` is not a sync callable, or
+            ``executor`` was given with thread_sensitive=True (both TypeError).
+
+    Example:
+        >>> import asyncio, threading
+        >>> def whoami() -> str:
+        ...     return threading.current_thread().name
+        >>> asyncio.run(SyncToAsync(whoami)()).startswith("asgibridge-sync")
+        True
+    """
+
+    # asgiref exposes this ContextVar as a class attribute; code reads it.
+    thread_sensitive_context = _state.thread_sensitive_context
+
+    def __init__(
+        self,
+        func: Callable[_P, _R],
+        thread_sensitive: bool = True,
+        executor: Executor | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        if (
+            not callable(func)
+            or iscoroutinefunction(func)
+            or iscoroutinefunction(getattr(func, "__call__", func))
+        ):
+            raise SyncToAsyncTypeError(
+                "sync_to_async can only be applied to sync functions.",
+                f"(got {func!r}; await an async function directly instead of wrapping it).",
+            )
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        self.func = func
+        self.context = context
+        self._thread_sensitive = thread_sensitive
+        markcoroutinefunction(self)
+        if thread_sensitive and executor is not None:
+            raise SyncToAsyncTypeError(
+                "executor must not be set when thread_sensitive is True",
+                "(thread-sensitive calls run on the thread the surrounding sync code "
+                "shares; pass thread_sensitive=False to use your executor).",
+            )
+        self._executor = executor
+        self._executor_target = ExecutorTarget(executor) if executor is not None else None
+        # A subclass overriding thread_handler (Channels' DatabaseSyncToAsync)
+        # is honoured; the plain class takes the direct path.
+        self._custom_handler = type(self).thread_handler is not SyncToAsync.thread_handler
+        try:
+            self.__self__ = func.__self__  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+
+    async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        __traceback_hide__ = True  # noqa: F841
+        loop = _get_running_loop()
+        target: Target
+        if self._thread_sensitive:
+            target = sensitive_target(loop)
+        elif self._executor_target is not None:
+            target = self._executor_target
+        else:
+            target = nonsensitive_target(loop)
+        own_context = self.context
+        ctx = _copy_context() if own_context is None else own_context
+        hop = Hop(loop, ctx, self.func, args, kwargs, _exception(), _getpid())
+        if self._custom_handler:
+            self._attach_handler(hop, loop)
+        before = ctx.copy() if own_context is None else None
+        target._put(hop)
+        try:
+            return await hop.future  # type: ignore[no-any-return]
+        except asyncio.CancelledError:
+            return await _after_cancel(hop)  # type: ignore[no-any-return]
+        finally:
+            if before is not None:
+                carry_back(ctx, before)
+
+    def _attach_handler(self, hop: Hop, loop: asyncio.AbstractEventLoop) -> None:
+        ctx = hop.ctx
+        child = functools.partial(self.func, *hop.args, **hop.kwargs)
+        exc = hop.exc
+        exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else (None, None, None)
+        task_context: list[asyncio.Task[Any]] = []
+        hop.inner_tasks = task_context
+
+        def func(child: Callable[[], Any]) -> Any:
+            return ctx.run(child)
+
+        hop.handler = functools.partial(
+            self.thread_handler, loop, exc_info, task_context, func, child
+        )
+
+    def thread_handler(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        exc_info: Any,
+        task_context: list[asyncio.Task[Any]],
+        func: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``func(*args, **kwargs)`` on the worker thread (override hook).
+
+        Subclasses may wrap it (Channels closes database connections around
+        it). ``args[0]`` is a `functools.partial` of the wrapped function.
+        """
+        __traceback_hide__ = True  # noqa: F841
+        if exc_info[1] is not None:
+            return run_with_exc_info(exc_info[1], func, *args)
+        return func(*args, **kwargs)
+
+    def __get__(self, parent: Any, objtype: Any) -> Callable[_P, Coroutine[Any, Any, _R]]:
+        """Bind to ``parent`` when used as a method."""
+        if parent is None:
+            return self  # type: ignore[return-value]
+        func = functools.partial(self.__call__, parent)
+        return functools.update_wrapper(func, self.func)  # type: ignore[return-value]
+
+
+async def _after_cancel(hop: Hop) -> Any:
+    """The awaiting task was cancelled while ``hop`` was queued or running."""
+    if hop.finished and hop.future.done() and not hop.future.cancelled():
+        raise asyncio.CancelledError  # the outcome came too late to matter
+    hop.cancelled = True  # a worker that has not started it will skip it
+    inner = hop.inner_tasks
+    if not hop.started or not inner:
+        if hop.started and not hop.finished:
+            _state.counters["abandoned_calls"] += 1
+        raise asyncio.CancelledError
+    # Forward the cancellation to the async work the sync function is waiting for.
+    task = inner[0]
+    task.cancel()
+    hop.future = hop.loop.create_future()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not hop.finished:
+            _state.counters["abandoned_calls"] += 1
+        raise
+    except BaseException:  # noqa: S110 - the sync function receives it and decides
+        pass
+    if hop.finished:
+        result, exc = hop.outcome
+        if exc is not None:
+            raise exc
+        return result
+    return await hop.future
+
+
+@overload
+def sync_to_async(
+    *,
+    thread_sensitive: bool = True,
+    executor: Executor | None = None,
+    context: contextvars.Context | None = None,
+) -> Callable[[Callable[_P, _R]], Callable[_P, Coroutine[Any, Any, _R]]]: ...
+
+
+@overload
+def sync_to_async(
+    func: Callable[_P, _R],
+    *,
+    thread_sensitive: bool = True,
+    executor: Executor | None = None,
+    context: contextvars.Context | None = None,
+) -> Callable[_P, Coroutine[Any, Any, _R]]: ...
+
+
+def sync_to_async(
+    func: Callable[_P, _R] | None = None,
+    *,
+    thread_sensitive: bool = True,
+    executor: Executor | None = None,
+    context: contextvars.Context | None = None,
+) -> (
+    Callable[[Callable[_P, _R]], Callable[_P, Coroutine[Any, Any, _R]]]
+    | Callable[_P, Coroutine[Any, Any, _R]]
+):
+    """Turn a sync callable into an awaitable one (decorator, with or without arguments).
+
+    See `SyncToAsync` for the arguments and which thread runs the call.
+
+    Example:
+        >>> import asyncio
+        >>> @sync_to_async
+        ... def double(x: int) -> int:
+        ...     return 2 * x
+        >>> asyncio.run(double(21))
+        42
+    """
+    if func is None:
+
+        def decorator(f: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+            return SyncToAsync(
+                f, thread_sensitive=thread_sensitive, executor=executor, context=context
+            )
+
+        return decorator
+    return SyncToAsync(func, thread_sensitive=thread_sensitive, executor=executor, context=context)

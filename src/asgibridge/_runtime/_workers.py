@@ -1,0 +1,253 @@
+"""Worker threads that run sync calls for sync_to_async: one per role, fed directly.
+
+Three roles, one thread class:
+
+- the process-wide *sync worker*: thread-sensitive work outside any
+  ThreadSensitiveContext and any blocked sync caller (lives until shutdown);
+- *pool workers*: thread_sensitive=False work, at most ``max_workers`` threads,
+  reused most-recently-idle first (warm caches), retired after idling;
+- *sticky workers*: each lent to one ThreadSensitiveContext for its lifetime
+  and given back at its exit, without blocking the loop and without a joiner
+  thread (the release is a marker queued behind the context's last work).
+
+Theory of operation: every worker owns a `SimpleQueue`; a submitter hands a
+work item straight to a chosen worker's queue (no concurrent.futures, no shared
+queue on the hot path). The pool's bookkeeping (idle stack, backlog, thread
+count) changes only under the pool lock, on both the submit side and the
+worker side, so an item can never sit in the backlog while a worker idles
+(the lost-wakeup hazard of unlocked check-then-sleep).
+
+Rules: nothing here starts a thread until the first submit; all instances are
+reachable from `_state` so `shutdown()` and fork handling can find them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from queue import Empty, SimpleQueue
+
+from .._errors import BridgeDeadlockError
+from . import _state
+from ._executor import WorkItem
+
+__all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")
+
+_STOP = object()  # ends a worker's loop
+_RELEASE = object()  # a sticky worker goes back to its pool
+_names = itertools.count(1)
+
+
+class Worker:
+    """One daemon thread serving its own queue of work items."""
+
+    __slots__ = ("_pool", "ident", "name", "queue", "thread")
+
+    def __init__(self, role: str, pool: WorkerPool | StickyPool | None) -> None:
+        self.name = f"asgibridge-{role}-{next(_names)}"
+        self.queue: SimpleQueue[object] = SimpleQueue()
+        self._pool = pool
+        self.thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+        self.ident: int | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+        self.ident = self.thread.ident
+
+    def submit(self, item: WorkItem) -> None:
+        """Hand ``item`` to this worker (raises if this very thread would wait on itself)."""
+        if self.ident == threading.get_ident():
+            raise BridgeDeadlockError(
+                "Single thread executor already being used, would deadlock",
+                f"(thread {self.name!r} is running the sync code that is now waiting for "
+                "thread-sensitive work it must run itself: a new event loop started inside "
+                "sync code?). Call the sync function directly, or await from the outer loop.",
+            )
+        self.queue.put(item)
+
+    _put = submit
+
+    def _main(self) -> None:
+        pool = self._pool
+        get = self.queue.get
+        idle = _state.config["worker_idle_timeout"] if pool is not None else None
+        item: object = None
+        while True:
+            if item is None:
+                try:
+                    item = get(timeout=idle)
+                except Empty:
+                    assert pool is not None
+                    if pool.retire(self):
+                        return
+                    continue
+            if item is _STOP:
+                return
+            if item is _RELEASE:
+                assert isinstance(pool, StickyPool)
+                if not pool.give_back(self):
+                    return
+                item = None
+                continue
+            item.run()  # type: ignore[attr-defined]
+            # Drop the reference before sleeping: the item holds the call's
+            # arguments and result (leak hazard while idle).
+            item = pool.next_item(self) if isinstance(pool, WorkerPool) else None
+            if item is _STOP:
+                return
+
+
+class WorkerPool:
+    """Bounded pool for thread_sensitive=False calls (LIFO reuse, idle retirement)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max(1, max_workers)
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = []
+        self._backlog: deque[WorkItem] = deque()
+        self._closed = False
+        self.workers: set[Worker] = set()
+
+    def submit(self, item: WorkItem) -> None:
+        with self._lock:
+            if self._idle:
+                worker = self._idle.pop()
+            elif len(self.workers) < self.max_workers:
+                worker = Worker("pool", self)
+                self.workers.add(worker)
+                worker.queue.put(item)
+                worker.start()
+                return
+            else:
+                self._backlog.append(item)
+                return
+        worker.queue.put(item)
+
+    _put = submit
+
+    def next_item(self, worker: Worker) -> object:
+        """Called by a worker after each item: more backlog, idle (None), or _STOP."""
+        with self._lock:
+            if self._backlog:
+                return self._backlog.popleft()
+            if self._closed:
+                self.workers.discard(worker)
+                return _STOP
+            self._idle.append(worker)
+            return None
+
+    def retire(self, worker: Worker) -> bool:
+        """An idle worker timed out: exit unless a submitter just picked it."""
+        with self._lock:
+            if worker in self._idle:
+                self._idle.remove(worker)
+                self.workers.discard(worker)
+                return True
+            return False
+
+    def stop_idle(self) -> list[Worker]:
+        """Stop every idle worker, and busy ones when done (shutdown); returns all."""
+        with self._lock:
+            self._closed = True
+            for worker in self._idle:
+                worker.queue.put(_STOP)
+            self._idle.clear()
+            return list(self.workers)
+
+
+class StickyPool:
+    """Threads lent one at a time to ThreadSensitiveContexts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = []
+        self._closed = False
+        self.workers: set[Worker] = set()
+
+    def lease(self) -> Worker:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            worker = Worker("sticky", self)
+            self.workers.add(worker)
+        worker.start()
+        return worker
+
+    @staticmethod
+    def release(worker: Worker) -> None:
+        """Give ``worker`` back once it has run what was queued before (never blocks)."""
+        worker.queue.put(_RELEASE)
+
+    def give_back(self, worker: Worker) -> bool:
+        """A released worker returns to the idle stack; False: exit (pool shut down)."""
+        with self._lock:
+            if self._closed:
+                self.workers.discard(worker)
+                return False
+            self._idle.append(worker)
+            return True
+
+    def retire(self, worker: Worker) -> bool:
+        with self._lock:
+            if worker in self._idle:
+                self._idle.remove(worker)
+                self.workers.discard(worker)
+                return True
+            return False
+
+    def stop_idle(self) -> list[Worker]:
+        with self._lock:
+            self._closed = True
+            for worker in self._idle:
+                worker.queue.put(_STOP)
+            self._idle.clear()
+            return list(self.workers)
+
+
+def get_sync_worker() -> Worker:
+    """The process-wide thread-sensitive worker, started on first use."""
+    worker = _state.sync_worker
+    if worker is None:
+        with _state.lock:
+            worker = _state.sync_worker
+            if worker is None:
+                worker = Worker("sync", None)
+                worker.start()
+                _state.sync_worker = worker
+    return worker
+
+
+def get_pool() -> WorkerPool:
+    pool = _state.pool
+    if pool is None:
+        with _state.lock:
+            pool = _state.pool
+            if pool is None:
+                pool = _state.pool = WorkerPool(_state.config["max_workers"])
+    return pool
+
+
+def get_sticky_pool() -> StickyPool:
+    pool = _state.sticky_pool
+    if pool is None:
+        with _state.lock:
+            pool = _state.sticky_pool
+            if pool is None:
+                pool = _state.sticky_pool = StickyPool()
+    return pool
+
+
+def stop_all_workers() -> list[threading.Thread]:
+    """Ask every idle worker to exit (shutdown); returns the threads to join."""
+    threads: list[threading.Thread] = []
+    with _state.lock:
+        sync, pool, sticky = _state.sync_worker, _state.pool, _state.sticky_pool
+        _state.sync_worker = _state.pool = _state.sticky_pool = None
+    if sync is not None:
+        sync.queue.put(_STOP)
+        threads.append(sync.thread)
+    for group in (pool, sticky):
+        if group is not None:
+            threads.extend(w.thread for w in group.stop_idle())
+    return threads

@@ -1,0 +1,9 @@
+"""ASGI 2 / ASGI 3 application compatibility helpers, as in asgiref.compatibility."""
+
+from ._asgi._callables import (
+    double_to_single_callable,
+    guarantee_single_callable,
+    is_double_callable,
+)
+
+__all__ = ("double_to_single_callable", "guarantee_single_callable", "is_double_callable")

@@ -1,0 +1,5 @@
+"""The deprecated `timeout` context manager (use `asyncio.timeout` instead)."""
+
+from ._runtime._timeout import timeout
+
+__all__ = ("timeout",)
