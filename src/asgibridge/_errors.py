@@ -12,6 +12,8 @@ Rules:
 
 from __future__ import annotations
 
+import sys
+
 __all__ = (
     "AsgiBridgeError",
     "AsgirefAlreadyImportedError",
@@ -24,6 +26,23 @@ __all__ = (
     "SyncToAsyncTypeError",
     "ThreadSensitiveContextError",
     "WorkerDiedError",
+    "AsgiSpecError",
+    "AppSpecError",
+    "ServerSpecError",
+    "AsgiSpecWarning",
+    "ApplicationTimeoutError",
+    "ApplicationNotRunningError",
+    "ClientDisconnected",
+    "WebSocketDenied",
+    "WebSocketClosed",
+    "LifespanUnsupportedError",
+    "LifespanStartupError",
+    "LifespanShutdownError",
+    "LocalSubclassError",
+    "LocalReservedNameError",
+    "WsgiProtocolError",
+    "UnsupportedScopeError",
+    "RequestBodyTooLargeError",
 )
 
 
@@ -89,4 +108,172 @@ class NonAsyncCallableWarning(UserWarning):
 
     Python cannot always tell (callable objects, partials of async functions),
     so this is a warning, as in asgiref.
+    """
+
+
+class AsgiSpecError(AsgiBridgeError, ValueError):
+    """An ASGI scope or event broke the spec (base of `AppSpecError` / `ServerSpecError`).
+
+    A `ValueError` because the offending thing is a value of the right Python
+    type (a dict) whose content or order is wrong for the protocol; asgiref has
+    no validator, and the spec only asks servers to "raise an exception out of
+    the send awaitable" for an invalid event, so ``except ValueError`` is the
+    natural catch-all.
+
+    Args:
+        message: ``[rule-id] what was seen``.
+        hint: what the spec expects and where it says so.
+        rule_id: the stable id of the broken rule (see ``asgibridge.validation.RULES``).
+        section_url: the spec section the rule comes from.
+        violation: the structured `Violation` (``asgibridge.validation``), if any.
+
+    Example:
+        >>> err = AppSpecError("[x] bad", "fix it", rule_id="x")
+        >>> isinstance(err, ValueError), err.rule_id
+        (True, 'x')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        rule_id: str = "",
+        section_url: str = "",
+        violation: object = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.rule_id = rule_id
+        self.section_url = section_url
+        self.violation = violation
+
+
+class AppSpecError(AsgiSpecError):
+    """The application broke the ASGI spec (a bad ``send`` event, order, or return)."""
+
+
+class ServerSpecError(AsgiSpecError):
+    """The server (or test harness) broke the ASGI spec (a bad scope or ``receive`` event)."""
+
+
+class AsgiSpecWarning(UserWarning):
+    """A spec violation reported by ``asgibridge.validation.guard(app, mode="warn")``."""
+
+
+# asyncio.TimeoutError is the built-in TimeoutError only from Python 3.11; on
+# 3.10, code written for asyncio catches the asyncio one, so inherit both there.
+if sys.version_info >= (3, 11):
+
+    class _TimeoutBase(TimeoutError):
+        pass
+
+else:
+    from asyncio.exceptions import TimeoutError as _AsyncioTimeoutError
+
+    class _TimeoutBase(TimeoutError, _AsyncioTimeoutError):
+        pass
+
+
+class ApplicationTimeoutError(AsgiBridgeError, _TimeoutBase):
+    """An ASGI application did not send, finish or answer within the allowed time.
+
+    Raised by ``ApplicationCommunicator.receive_output`` / ``wait`` (where
+    asgiref raises a bare `TimeoutError`), by lifespan startup/shutdown, and
+    by the sync faces of the test client when their deadline passes.
+    """
+
+
+class ApplicationNotRunningError(AsgiBridgeError, RuntimeError):
+    """A message was sent to an application instance that was already cancelled."""
+
+
+class ClientDisconnected(AsgiBridgeError, ConnectionResetError):
+    """The (test) client went away.
+
+    Raised out of the application's ``send()`` after the client disconnected
+    (the ASGI spec asks for "a server-specific subclass of OSError" there),
+    and raised by a test from a request-body iterator to make the test
+    client disconnect mid-body; the client call then raises it too.
+
+    Example:
+        >>> def body():
+        ...     yield b"first half"
+        ...     raise ClientDisconnected()
+    """
+
+    def __init__(self, message: str = "the client disconnected", hint: str = "") -> None:
+        super().__init__(message, hint)
+
+
+class WebSocketDenied(AsgiBridgeError, ConnectionRefusedError):
+    """The application refused a WebSocket handshake.
+
+    It closed before accepting (the spec turns that into HTTP 403) or sent a
+    denial response (``websocket.http.response.*``). ``status_code``,
+    ``headers`` (list of byte pairs) and ``body`` hold the HTTP response.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        status_code: int = 403,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(message, hint)
+        self.status_code = status_code
+        self.headers = headers if headers is not None else []
+        self.body = body
+
+
+class WebSocketClosed(AsgiBridgeError, ConnectionError):
+    """A WebSocket session is closed: ``code`` and ``reason`` say how."""
+
+    def __init__(
+        self, message: str, hint: str = "", *, code: int = 1000, reason: str = ""
+    ) -> None:
+        super().__init__(message, hint)
+        self.code = code
+        self.reason = reason
+
+
+class LifespanUnsupportedError(AsgiBridgeError, RuntimeError):
+    """The application does not speak the lifespan protocol.
+
+    It raised (or returned) on the ``lifespan`` scope before calling
+    ``receive()``: Django's ASGI handler does this, for example.
+    """
+
+
+class LifespanStartupError(AsgiBridgeError, RuntimeError):
+    """Lifespan startup failed: the app sent ``lifespan.startup.failed`` or raised."""
+
+
+class LifespanShutdownError(AsgiBridgeError, RuntimeError):
+    """Lifespan shutdown failed: the app sent ``lifespan.shutdown.failed`` or raised."""
+
+
+class LocalSubclassError(AsgiBridgeError, TypeError):
+    """`asgibridge.local.Local` was subclassed (it is final, as in asgiref)."""
+
+
+class LocalReservedNameError(AsgiBridgeError, AttributeError):
+    """A `Local` attribute name that asgiref reserves (``_data``) was assigned."""
+
+
+class WsgiProtocolError(AsgiBridgeError, ValueError):
+    """A WSGI application broke PEP 3333 (``start_response`` misuse, body before headers)."""
+
+
+class UnsupportedScopeError(AsgiBridgeError, ValueError):
+    """`WsgiToAsgi` received a scope type it cannot serve (not http, websocket or lifespan)."""
+
+
+class RequestBodyTooLargeError(AsgiBridgeError, OSError):
+    """The request body is larger than the adapter's ``max_body_size``.
+
+    An `OSError` so that frameworks turn it into a "bad request" the way they
+    treat any unreadable body (Django raises ``UnreadablePostError``).
     """

@@ -1,1 +1,1 @@
-"""The runtime: bridges, executors, worker threads, loops and their state (never imports `_asgi`)."""
+"""The runtime: bridges, executors, threads, loops and their state (never imports `_asgi`)."""

@@ -31,19 +31,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import os
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
-from types import CoroutineType
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
 from . import _state
 from ._call import AsyncCall
 from ._context import carry_back
-from ._coroutines import iscoroutinefunction
+from ._coroutines import COROUTINE_MARKER_NAMES, copy_metadata, is_async_callable
 from ._executor import CurrentThreadExecutor
+from ._hop import current_exception
 from ._loops import LoopThread, loop_for_this_thread
 
 __all__ = ("AsyncToSync", "async_to_sync")
@@ -56,8 +55,7 @@ _current_executor = _state.current_executor
 _single_thread_context = _state.single_thread_context
 _loop_executors = _state.loop_executors
 _copy_context = contextvars.copy_context
-_exception = sys.exception if sys.version_info >= (3, 11) else (lambda: sys.exc_info()[1])
-_MARKERS = ("_is_coroutine", "_is_coroutine_marker")
+_NOT_BOUND = object()
 
 
 class AsyncToSync(Generic[_P, _R]):
@@ -90,28 +88,25 @@ class AsyncToSync(Generic[_P, _R]):
         awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
         force_new_loop: bool = False,
     ) -> None:
-        if not callable(awaitable) or (
-            not iscoroutinefunction(awaitable)
-            and not iscoroutinefunction(getattr(awaitable, "__call__", awaitable))
-        ):
+        if not callable(awaitable) or not is_async_callable(awaitable):
             # Python cannot reliably tell (callable objects, partials): warn only.
             warnings.warn(
                 NonAsyncCallableWarning("async_to_sync was passed a non-async-marked callable"),
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
-        functools.update_wrapper(self, awaitable)  # type: ignore[arg-type]
-        for marker in _MARKERS:
+        copy_metadata(self, awaitable)
+        if not COROUTINE_MARKER_NAMES.isdisjoint(self.__dict__):
             # The wrapper is sync: do not inherit a coroutine marker with __dict__.
-            self.__dict__.pop(marker, None)
+            for marker in COROUTINE_MARKER_NAMES:
+                self.__dict__.pop(marker, None)
         self.awaitable = awaitable
         self.force_new_loop = force_new_loop
-        try:
-            self.__self__ = awaitable.__self__  # type: ignore[union-attr]
-        except AttributeError:
-            pass
+        bound_to = getattr(awaitable, "__self__", _NOT_BOUND)
+        if bound_to is not _NOT_BOUND:
+            self.__self__ = bound_to
 
     def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        __traceback_hide__ = True  # noqa: F841
+        __traceback_hide__ = True
         if _get_running_loop() is not None:
             raise AsyncToSyncInLoopError(
                 "You cannot use AsyncToSync in the same thread as an async event loop - "
@@ -119,8 +114,8 @@ class AsyncToSync(Generic[_P, _R]):
                 "(this thread is running an event loop, and blocking it to wait for the "
                 "coroutine would stop that loop forever).",
             )
-        hop = None if self.force_new_loop else getattr(_state.tls, "hop", None)
-        if hop is not None and not _outer_loop_usable(hop.loop, hop.pid):
+        hop = None if self.force_new_loop else _state.tls.hop
+        if hop is not None and not _outer_loop_usable(hop.loop, hop.generation):
             hop = None
         loop_thread: LoopThread | None = None
         if hop is None:
@@ -134,7 +129,7 @@ class AsyncToSync(Generic[_P, _R]):
         try:
             ctx = _copy_context()
             before = ctx.copy()
-            call = AsyncCall(loop, ctx, executor, hop, loop_thread, _exception())
+            call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
                 call.coro = self.awaitable(*args, **kwargs)
                 if loop_thread is not None:
@@ -155,14 +150,24 @@ class AsyncToSync(Generic[_P, _R]):
         if parent is None:
             return self
         func = functools.partial(self.__call__, parent)
-        return functools.update_wrapper(func, self.awaitable)  # type: ignore[return-value]
+        return functools.update_wrapper(func, self.awaitable)
 
 
-def _outer_loop_usable(loop: asyncio.AbstractEventLoop, pid: int) -> bool:
+def _caller_stacklevel() -> int:
+    """The warnings stacklevel of the first frame outside this module (the user's call)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment,unused-ignore]
+        level += 1
+    return level
+
+
+def _outer_loop_usable(loop: asyncio.AbstractEventLoop, generation: int) -> bool:
     # Hazard (hang): a loop that is closed, stopped (a finished pytest-asyncio
     # test) or inherited through fork would never run the coroutine; asgiref
     # falls back to a new loop for the closed case, we do for all three.
-    return pid == os.getpid() and loop.is_running() and not loop.is_closed()
+    return generation == _state.generation and loop.is_running() and not loop.is_closed()
 
 
 @overload

@@ -117,7 +117,7 @@ class AsyncCall:
             if self.exc is not None:
                 coro = _with_exc_info(self.exc, coro)
             if _CONTEXT_PARAM:
-                task = self.loop.create_task(coro, context=self.ctx)  # type: ignore[call-arg]
+                task = self.loop.create_task(coro, context=self.ctx)  # type: ignore[call-arg,unused-ignore]
             else:
                 task = self.ctx.run(self.loop.create_task, _capturing(self, coro))
         except BaseException as exc:
@@ -194,4 +194,3 @@ class AsyncCall:
             "Raise ASGIBRIDGE_HANG_TIMEOUT if the work is legitimately slow; otherwise "
             "the coroutine waits on something that waits on this thread.",
         )
-

@@ -70,6 +70,7 @@ class ThreadSensitiveContext:
         self._hidden: contextvars.Token[Any] | None = None
         self._exited = False
         self._worker: Target | None = None
+        self._worker_generation = -1
         self._release: weakref.finalize[Any, Any] | None = None
 
     async def __aenter__(self) -> ThreadSensitiveContext:
@@ -123,11 +124,14 @@ class ThreadSensitiveContext:
                 )
             return self._executor_target
         worker = self._worker
-        if worker is None:
+        if worker is None or self._worker_generation != _state.generation:
+            # Hazard (fork): a context inherited by a forked child holds a thread
+            # that does not exist there; lease a new one in the child.
             pool = get_sticky_pool()
             leased = pool.lease()
             self._release = weakref.finalize(self, pool.release, leased)
             worker = self._worker = leased
+            self._worker_generation = _state.generation
         return worker
 
 

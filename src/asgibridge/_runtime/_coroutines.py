@@ -9,12 +9,21 @@ deprecated from 3.14. Before 3.12 the only marker Python knows is asyncio's
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import sys
 from collections.abc import Callable
+from types import FunctionType, MethodType
 from typing import Any, TypeVar
 
-__all__ = ("iscoroutinefunction", "markcoroutinefunction")
+__all__ = (
+    "COROUTINE_MARKER_ITEMS",
+    "COROUTINE_MARKER_NAMES",
+    "copy_metadata",
+    "is_async_callable",
+    "iscoroutinefunction",
+    "markcoroutinefunction",
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -32,3 +41,56 @@ else:
         """Mark ``func`` so that `iscoroutinefunction` reports True for it."""
         func._is_coroutine = _MARKER  # type: ignore[attr-defined]
         return func
+
+
+_CO_COROUTINE = inspect.CO_COROUTINE
+_FunctionType = FunctionType
+_MethodType = MethodType
+
+
+def is_async_callable(func: object) -> bool:
+    """asgiref's test for "calling this gives a coroutine": async def, marked, or async __call__.
+
+    Plain functions and bound methods without extra attributes (the common
+    case, checked on every ``sync_to_async(f)`` Django makes) are answered from
+    the code flags directly; anything else takes the general path.
+    """
+    target: Any = func.__func__ if type(func) is _MethodType else func  # type: ignore[attr-defined,unused-ignore]
+    if type(target) is _FunctionType and not target.__dict__:
+        return bool(target.__code__.co_flags & _CO_COROUTINE)
+    return iscoroutinefunction(func) or iscoroutinefunction(getattr(func, "__call__", func))
+
+
+class _Probe:
+    pass
+
+
+def _marker_items() -> tuple[tuple[str, Any], ...]:
+    probe: Any = _Probe()
+    markcoroutinefunction(probe)
+    return tuple(vars(probe).items())
+
+
+# The attributes markcoroutinefunction sets, so wrappers can copy them in one step.
+COROUTINE_MARKER_ITEMS = _marker_items()
+COROUTINE_MARKER_NAMES = frozenset(("_is_coroutine", "_is_coroutine_marker"))
+
+_ASSIGNED = tuple(name for name in functools.WRAPPER_ASSIGNMENTS if name != "__annotations__")
+
+
+def copy_metadata(wrapper: object, wrapped: object) -> None:
+    """What `functools.update_wrapper` does, in one pass over the wrapper's ``__dict__``.
+
+    Plain functions (the hot case) are copied directly; anything else goes
+    through `functools.update_wrapper` itself. ``__annotations__`` is read
+    lazily from ``__wrapped__`` by `inspect`, so it is not copied eagerly
+    unless the wrapped object is not a plain function.
+    """
+    if type(wrapped) is not _FunctionType:
+        functools.update_wrapper(wrapper, wrapped)  # type: ignore[arg-type]
+        return
+    target = wrapper.__dict__
+    for name in _ASSIGNED:
+        target[name] = getattr(wrapped, name)
+    target.update(wrapped.__dict__)
+    target["__wrapped__"] = wrapped

@@ -122,6 +122,17 @@ class CurrentThreadExecutor(Executor):
         self._lock = threading.Lock()
         self._broken = False
         self._old_executor = old_executor
+        # Fork generation: an executor inherited by a forked child (through a
+        # ContextVar) has no serving thread there and must be ignored.
+        self._generation = _state.generation
+
+    @property
+    def root_ident(self) -> int:
+        """Thread ident of the outermost blocked sync caller in this executor's chain."""
+        executor = self
+        while executor._old_executor is not None:
+            executor = executor._old_executor
+        return executor._ident
 
     # -- internal fast path (used by the bridge) ------------------------------
 
@@ -193,9 +204,7 @@ class CurrentThreadExecutor(Executor):
         future.add_done_callback(lambda _f: self._finish())
         self._serve(None)
 
-    def submit(  # type: ignore[override]
-        self, fn: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> Future[_R]:
+    def submit(self, fn: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_R]:
         """Queue ``fn(*args, **kwargs)`` to run on the serving thread.
 
         Returns:

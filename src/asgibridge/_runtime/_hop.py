@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from . import _state
 
-__all__ = ("Hop", "run_with_exc_info")
+__all__ = ("Hop", "current_exception", "run_with_exc_info")
+
+if sys.version_info >= (3, 11):
+    current_exception = sys.exception
+else:
+
+    def current_exception() -> BaseException | None:
+        """The exception being handled on this thread, if any."""
+        return sys.exc_info()[1]
 
 
 def run_with_exc_info(exc: BaseException, func: Callable[..., Any], *args: Any) -> Any:
@@ -54,12 +63,12 @@ class Hop:
         "finished",
         "func",
         "future",
+        "generation",
         "handler",
         "inner_tasks",
         "kwargs",
         "loop",
         "outcome",
-        "pid",
         "started",
     )
 
@@ -71,7 +80,6 @@ class Hop:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         exc: BaseException | None,
-        pid: int,
     ) -> None:
         self.loop = loop
         self.ctx = ctx
@@ -79,7 +87,8 @@ class Hop:
         self.args = args
         self.kwargs = kwargs
         self.exc = exc
-        self.pid = pid
+        # Fork generation: a hop seen in a forked child belongs to the parent.
+        self.generation = _state.generation
         self.future: asyncio.Future[Any] = loop.create_future()
         # Tasks that async_to_sync calls inside this sync function started on
         # ``loop``; cancellation of the awaiting task is forwarded to them.
@@ -96,7 +105,7 @@ class Hop:
             return
         self.started = True
         tls = _state.tls
-        previous = getattr(tls, "hop", None)
+        previous = tls.hop
         tls.hop = self
         try:
             if self.handler is not None:

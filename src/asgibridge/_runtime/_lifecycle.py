@@ -38,7 +38,9 @@ def configure(**options: Any) -> dict[str, Any]:
     """
     unknown = set(options) - _KNOWN
     if unknown:
-        raise TypeError(f"unknown asgibridge option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}")
+        raise TypeError(
+            f"unknown asgibridge option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}"
+        )
     previous = {name: _state.config[name] for name in options}
     _state.config.update(options)
     return previous

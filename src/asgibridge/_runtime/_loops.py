@@ -151,7 +151,7 @@ def temporary_loop(purpose: str) -> LoopThread:
 
 def loop_for_this_thread() -> LoopThread:
     """This thread's persistent loop thread, leased for one call (`release` after)."""
-    owner: _Owner | None = getattr(_state.tls, "loop_owner", None)
+    owner: _Owner | None = _state.tls.loop_owner
     if owner is not None and owner.generation == _state.generation:
         loop_thread = owner.loop_thread
         if loop_thread.acquire():

@@ -43,7 +43,7 @@ class ExecutorTarget:
 def sensitive_target(loop: asyncio.AbstractEventLoop) -> Target:
     """The thread for a thread_sensitive=True call made on ``loop``."""
     executor = _current_executor.get()
-    if executor is not None:
+    if executor is not None and executor._generation == _state.generation:
         return executor  # type: ignore[no-any-return]
     context: Any = _thread_sensitive_context.get(None)
     if context is not None:

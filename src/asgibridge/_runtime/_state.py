@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,10 +28,12 @@ if TYPE_CHECKING:
     from ._workers import StickyPool, Worker, WorkerPool
 
 __all__ = (
+    "adapter_pools",
     "config",
     "counters",
     "current_executor",
     "generation",
+    "local_owner",
     "lock",
     "loop_executors",
     "loop_threads",
@@ -96,11 +99,19 @@ loop_threads: set[LoopThread] = set()
 # `_async_to_sync` (set for the duration of a call). Reset: fork.
 loop_executors: dict[Any, Any] = {}
 
+
 # Per-thread entries. Scope: thread. Writers: `_workers` sets `.hop` (the
 # sync_to_async call this thread is running: its loop, pid, inner tasks) around
 # each call; `_loops` sets `.loop_owner` (this thread's persistent loop). Fork:
 # survives in the forking thread; readers check `generation` / pid.
-tls = threading.local()
+class _ThreadState(threading.local):
+    # Class-level defaults make a missing entry a plain attribute read instead
+    # of a raised-and-caught AttributeError (a hot-path cost: ~0.3 us a call).
+    hop: Any = None
+    loop_owner: Any = None
+
+
+tls = _ThreadState()
 
 # Counters for observability. Scope: process. Writers: `_sync_to_async`
 # (abandoned calls: the awaiting task was cancelled while the sync function
@@ -122,6 +133,24 @@ thread_sensitive_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
 single_thread_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "asgibridge.single_thread_context"
 )
+
+# Worker pools owned by adapters (one per `WsgiToAsgi` instance and fork
+# generation: a bounded pool of its own, so WSGI requests never starve the
+# shared pool). Scope: process. Writer: `_asgi._wsgi_pool` (adds a pool at
+# its adapter's first request; readers treat a pool missing from the set as
+# stopped). Reset: stop each (``stop_idle``), then clear the set: done by
+# `_asgi._wsgi_pool.stop_adapter_pools()`; `shutdown()` is to do the same.
+# Fork: stale entries are harmless (adapters compare `generation`).
+adapter_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+# Per-thread identity of `Local` boxes (`_local`): ``local_owner.__dict__`` is
+# this thread's *token*, a dict CPython creates on the thread's first access
+# and keeps for the thread's life (cheaper to fetch than an ident, never
+# reused by a later thread, unlike idents). Scope: thread. Writer: none (it
+# stays empty; only its identity matters). Reset: never (dies with the thread;
+# boxes that name it keep it alive). Fork: the forking thread keeps its token,
+# which stays valid (same thread).
+local_owner = threading.local()
 
 
 def _after_fork_in_child() -> None:

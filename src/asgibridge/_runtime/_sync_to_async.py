@@ -34,8 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import os
-import sys
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -43,8 +41,8 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from .._errors import SyncToAsyncTypeError
 from . import _state
 from ._context import carry_back
-from ._coroutines import iscoroutinefunction, markcoroutinefunction
-from ._hop import Hop, run_with_exc_info
+from ._coroutines import COROUTINE_MARKER_ITEMS, copy_metadata, is_async_callable
+from ._hop import Hop, current_exception, run_with_exc_info
 from ._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 
 __all__ = ("SyncToAsync", "sync_to_async")
@@ -53,9 +51,8 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 _copy_context = contextvars.copy_context
+_NOT_BOUND = object()
 _get_running_loop = asyncio.get_running_loop
-_exception = sys.exception if sys.version_info >= (3, 11) else (lambda: sys.exc_info()[1])
-_getpid = os.getpid
 
 
 class SyncToAsync(Generic[_P, _R]):
@@ -84,6 +81,7 @@ class SyncToAsync(Generic[_P, _R]):
 
     # asgiref exposes this ContextVar as a class attribute; code reads it.
     thread_sensitive_context = _state.thread_sensitive_context
+    _custom_handler = False
 
     def __init__(
         self,
@@ -92,20 +90,17 @@ class SyncToAsync(Generic[_P, _R]):
         executor: Executor | None = None,
         context: contextvars.Context | None = None,
     ) -> None:
-        if (
-            not callable(func)
-            or iscoroutinefunction(func)
-            or iscoroutinefunction(getattr(func, "__call__", func))
-        ):
+        if not callable(func) or is_async_callable(func):
             raise SyncToAsyncTypeError(
                 "sync_to_async can only be applied to sync functions.",
                 f"(got {func!r}; await an async function directly instead of wrapping it).",
             )
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        copy_metadata(self, func)
         self.func = func
         self.context = context
         self._thread_sensitive = thread_sensitive
-        markcoroutinefunction(self)
+        # Report as a coroutine function (Django checks), without a per-call scan.
+        self.__dict__.update(COROUTINE_MARKER_ITEMS)
         if thread_sensitive and executor is not None:
             raise SyncToAsyncTypeError(
                 "executor must not be set when thread_sensitive is True",
@@ -114,16 +109,18 @@ class SyncToAsync(Generic[_P, _R]):
             )
         self._executor = executor
         self._executor_target = ExecutorTarget(executor) if executor is not None else None
+        bound_to = getattr(func, "__self__", _NOT_BOUND)
+        if bound_to is not _NOT_BOUND:
+            self.__self__ = bound_to
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
         # A subclass overriding thread_handler (Channels' DatabaseSyncToAsync)
         # is honoured; the plain class takes the direct path.
-        self._custom_handler = type(self).thread_handler is not SyncToAsync.thread_handler
-        try:
-            self.__self__ = func.__self__  # type: ignore[attr-defined]
-        except AttributeError:
-            pass
+        cls._custom_handler = cls.thread_handler is not SyncToAsync.thread_handler
 
     async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        __traceback_hide__ = True  # noqa: F841
+        __traceback_hide__ = True
         loop = _get_running_loop()
         target: Target
         if self._thread_sensitive:
@@ -134,7 +131,7 @@ class SyncToAsync(Generic[_P, _R]):
             target = nonsensitive_target(loop)
         own_context = self.context
         ctx = _copy_context() if own_context is None else own_context
-        hop = Hop(loop, ctx, self.func, args, kwargs, _exception(), _getpid())
+        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception())
         if self._custom_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
@@ -176,7 +173,7 @@ class SyncToAsync(Generic[_P, _R]):
         Subclasses may wrap it (Channels closes database connections around
         it). ``args[0]`` is a `functools.partial` of the wrapped function.
         """
-        __traceback_hide__ = True  # noqa: F841
+        __traceback_hide__ = True
         if exc_info[1] is not None:
             return run_with_exc_info(exc_info[1], func, *args)
         return func(*args, **kwargs)
@@ -184,9 +181,9 @@ class SyncToAsync(Generic[_P, _R]):
     def __get__(self, parent: Any, objtype: Any) -> Callable[_P, Coroutine[Any, Any, _R]]:
         """Bind to ``parent`` when used as a method."""
         if parent is None:
-            return self  # type: ignore[return-value]
+            return self
         func = functools.partial(self.__call__, parent)
-        return functools.update_wrapper(func, self.func)  # type: ignore[return-value]
+        return functools.update_wrapper(func, self.func)
 
 
 async def _after_cancel(hop: Hop) -> Any:
@@ -208,8 +205,11 @@ async def _after_cancel(hop: Hop) -> Any:
     except asyncio.CancelledError:
         if not hop.finished:
             _state.counters["abandoned_calls"] += 1
+        # Nobody will await the replacement future: cancel it so a late
+        # outcome is dropped instead of logged as "never retrieved".
+        hop.future.cancel()
         raise
-    except BaseException:  # noqa: S110 - the sync function receives it and decides
+    except BaseException:  # the sync function receives it and decides
         pass
     if hop.finished:
         result, exc = hop.outcome

@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ("timeout",)
 
 
-class timeout:  # noqa: N801 - asgiref's public name
+class timeout:  # asgiref's public name (lowercase on purpose)
     """Cancel the current task after ``timeout`` seconds (deprecated).
 
     Args:

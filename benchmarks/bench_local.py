@@ -1,0 +1,187 @@
+"""Local benchmarks: attribute reads and writes, asgiref.local.Local vs asgibridge.local.Local.
+
+Each row's ``measure(impl)`` imports ``asgiref.local`` or ``asgibridge.local``
+(same public API), runs one batch of the very same code and returns the
+seconds one attribute operation took.
+
+Rules that keep the two sides comparable:
+
+- Only the timed loop is timed; the Local is built and warmed up before the
+  clock starts. Each loop iteration does 10 operations (unrolled), so loop
+  overhead is a small, equal share on both sides.
+- A batch lasts about 50 ms (10 ms with ``ASGIBRIDGE_BENCH_QUICK=1``); the
+  operation count is calibrated once per row and implementation.
+- Each batch runs in a new, empty `contextvars.Context` (so variables left by
+  earlier batches do not pile up); async rows run in the main task of one
+  ``asyncio.run`` per batch.
+
+Run alone: ``python benchmarks/bench_local.py [repeats]``; it pins itself to
+one CPU (as ``taskset -c 0`` would) and prints the harness table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Row, run_rows, table
+
+__all__ = ("ROWS",)
+
+QUICK_ENV = "ASGIBRIDGE_BENCH_QUICK"
+_UNROLL = 10
+
+_perf_counter = time.perf_counter
+_batch_sizes: dict[tuple[str, str], int] = {}
+_VALUES = tuple(object() for _ in range(_UNROLL))
+
+Timed = Callable[[Any, int], float]  # (a Local, loop count) -> seconds for the loop
+
+
+def _batch_seconds() -> float:
+    return 0.01 if os.environ.get(QUICK_ENV, "") not in ("", "0") else 0.05
+
+
+def _local_class(impl: str) -> Any:
+    """``asgiref.local.Local`` or ``asgibridge.local.Local``."""
+    return importlib.import_module(f"{impl}.local").Local
+
+
+# The timed loops both implementations run (10 operations per iteration).
+
+
+def _reads(local: Any, n: int) -> float:
+    start = _perf_counter()
+    for _ in range(n):
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+        v = local.x
+    del v
+    return _perf_counter() - start
+
+
+def _writes(local: Any, n: int) -> float:
+    # Ten distinct values: no write stores the value already there.
+    a, b, c, d, e, f, g, h, i, j = _VALUES
+    start = _perf_counter()
+    for _ in range(n):
+        local.x = a
+        local.x = b
+        local.x = c
+        local.x = d
+        local.x = e
+        local.x = f
+        local.x = g
+        local.x = h
+        local.x = i
+        local.x = j
+    return _perf_counter() - start
+
+
+def _prepare(local: Any) -> None:
+    # A few attributes, as Django's Locals hold (asgiref copies them all on each write).
+    local.x = 0
+    local.y = "y"
+    local.z = None
+
+
+def _in_sync(timed: Timed, *, thread_critical: bool = False) -> Callable[[str, int], float]:
+    def run(impl: str, n: int) -> float:
+        local = _local_class(impl)(thread_critical=thread_critical)
+        _prepare(local)
+        timed(local, 100)
+        gc.collect()
+        return timed(local, n)
+
+    return run
+
+
+def _in_task(timed: Timed) -> Callable[[str, int], float]:
+    def run(impl: str, n: int) -> float:
+        local = _local_class(impl)()
+
+        async def main() -> float:
+            _prepare(local)
+            timed(local, 100)
+            gc.collect()
+            return timed(local, n)
+
+        return asyncio.run(main())
+
+    return run
+
+
+def _per_op(key: str, batch: Callable[[str, int], float]) -> Callable[[str], float]:
+    def measure(impl: str) -> float:
+        n = _batch_sizes.get((key, impl))
+        if n is None:
+            n = 1000
+            while (elapsed := contextvars.Context().run(batch, impl, n)) < _batch_seconds() / 4:
+                n *= 4
+            n = max(1, int(n * _batch_seconds() / max(elapsed, 1e-9)))
+            _batch_sizes[key, impl] = n
+        # A fresh, empty context per batch: the variables of earlier batches'
+        # Locals would otherwise pile up in this thread's context (for both
+        # implementations) and slow every ContextVar.set down as it grows.
+        return contextvars.Context().run(batch, impl, n) / (n * _UNROLL)
+
+    return measure
+
+
+ROWS: list[Row] = [
+    Row("read `local.x` from sync code", 0.10, _per_op("read", _in_sync(_reads))),
+    Row("write `local.x = v` from sync code", 0.25, _per_op("write", _in_sync(_writes))),
+    Row("read `local.x` inside an asyncio task", 0.10, _per_op("aread", _in_task(_reads))),
+    Row(
+        "write `local.x = v` inside an asyncio task",
+        0.25,
+        _per_op("awrite", _in_task(_writes)),
+    ),
+    Row(
+        "read `local.x` with `thread_critical=True` (sync code)",
+        0.15,
+        _per_op("tc-read", _in_sync(_reads, thread_critical=True)),
+    ),
+    Row(
+        "write `local.x = v` with `thread_critical=True` (sync code)",
+        0.35,
+        _per_op("tc-write", _in_sync(_writes, thread_critical=True)),
+    ),
+]
+
+
+def _pin_to_one_cpu() -> None:
+    # Per-call numbers are taken pinned, as `taskset -c 0` does.
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[0]})
+
+
+def main(argv: list[str]) -> int:
+    """Run every row ``repeats`` times (default 7), print the table; 1 if a goal is missed."""
+    repeats = int(argv[0]) if argv else 7
+    _pin_to_one_cpu()
+    results = run_rows(ROWS, repeats)
+    print(table(results))
+    return 0 if all(result.met for result in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,180 @@
+"""Results of ``python -m asgibridge check`` and the pieces every scenario shares.
+
+`ScenarioResult` / `CheckResult` hold what happened and print it (text or
+JSON); `run_guarded` runs one connection of the app under its own guard
+(collect mode) with a deadline; `www_scope` builds the scopes the harness
+sends. The scenarios themselves are in `_check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._guard import format_violation, guard
+from ._spec import SPEC_VERSIONS
+from ._validator import RULES, Violation
+
+__all__ = (
+    "HTTP_EXTENSIONS",
+    "CheckResult",
+    "ClientGone",
+    "ScenarioResult",
+    "add_violations",
+    "asgi_versions",
+    "describe_exc",
+    "run_guarded",
+    "www_scope",
+)
+
+Status = Literal["ok", "violations", "error", "timeout", "skipped"]
+_App = Callable[..., Awaitable[None]]
+
+HTTP_EXTENSIONS = (
+    "http.response.pathsend",
+    "http.response.zerocopysend",
+    "http.response.trailers",
+    "http.response.early_hint",
+    "http.response.push",
+)
+
+
+class ClientGone(OSError):
+    """Raised by the harness's ``send`` once the simulated client has gone (spec 2.4)."""
+
+
+@dataclass
+class ScenarioResult:
+    """What happened in one scenario."""
+
+    name: str
+    status: Status = "ok"
+    violations: list[Violation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "notes": list(self.notes),
+            "violations": [v.as_dict() for v in self.violations],
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of `check_app`: one `ScenarioResult` per scenario."""
+
+    target: str
+    ignored: list[str] = field(default_factory=list)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+
+    @property
+    def violation_count(self) -> int:
+        """Violations over all scenarios."""
+        return sum(len(s.violations) for s in self.scenarios)
+
+    @property
+    def ok(self) -> bool:
+        """No violation, no error, no timeout."""
+        return all(s.status in ("ok", "skipped") for s in self.scenarios)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form (what ``--json`` prints)."""
+        return {
+            "target": self.target,
+            "ok": self.ok,
+            "violations": self.violation_count,
+            "rules": len(RULES),
+            "ignored_rules": list(self.ignored),
+            "spec_versions": dict(SPEC_VERSIONS),
+            "scenarios": [s.as_dict() for s in self.scenarios],
+        }
+
+    def format(self) -> str:
+        """The readable report (what the command prints without ``--json``)."""
+        versions = ", ".join(f"{k} {v}" for k, v in SPEC_VERSIONS.items() if k != "tls")
+        lines = [f"asgibridge check {self.target}  ({len(RULES)} rules; {versions})"]
+        if self.ignored:
+            lines.append(f"  ignoring: {', '.join(self.ignored)}")
+        for s in self.scenarios:
+            label = "FAIL" if s.status in ("violations", "error", "timeout") else s.status
+            lines.append(f"  {s.name:<28} {label:<8} {'; '.join(s.notes)}")
+            lines.extend(format_violation(v, indent="      ") for v in s.violations)
+        verdict = "OK" if self.ok else "FAILED"
+        lines.append(f"{verdict}: {self.violation_count} violation(s).")
+        return "\n".join(lines)
+
+
+def asgi_versions(spec_version: str) -> dict[str, str]:
+    """``scope["asgi"]`` for an ASGI 3.0 server of the given sub-spec version."""
+    return {"version": "3.0", "spec_version": spec_version}
+
+
+def www_scope(kind: str, method: str, path: str, state: dict[str, Any] | None) -> dict[str, Any]:
+    """An ``http`` or ``websocket`` scope with every key the spec defines."""
+    scope: dict[str, Any] = {
+        "type": kind,
+        "asgi": asgi_versions("2.5"),
+        "http_version": "1.1",
+        "scheme": "http" if kind == "http" else "ws",
+        "path": path,
+        "raw_path": path.encode("utf-8"),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"user-agent", b"asgibridge-check")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    if kind == "http":
+        scope["method"] = method
+        scope["extensions"] = {name: {} for name in HTTP_EXTENSIONS}
+    else:
+        scope["subprotocols"] = []
+        scope["extensions"] = {"websocket.http.response": {}}
+    if state is not None:
+        scope["state"] = dict(state)  # a shallow copy per connection, as the spec says
+    return scope
+
+
+def describe_exc(exc: BaseException) -> str:
+    """``Type: message`` of an exception."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def run_guarded(
+    app: _App,
+    scope: dict[str, Any],
+    receive: Callable[[], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[None]],
+    timeout: float,
+    result: ScenarioResult,
+    waiting_for: Callable[[], str],
+    ignore: frozenset[str] = frozenset(),
+) -> BaseException | None:
+    """Run one connection under a fresh guard with a deadline; return the app's exception.
+
+    Violations go into ``result``; on timeout the app is cancelled and the
+    note says what the harness was still waiting for (``waiting_for()``).
+    """
+    guarded = guard(app, mode="collect", ignore=ignore)
+    exc: BaseException | None = None
+    try:
+        await asyncio.wait_for(guarded(scope, receive, send), timeout)
+    except asyncio.TimeoutError:
+        result.status = "timeout"
+        result.notes.append(f"no end after {timeout:g}s: the app was {waiting_for()}")
+    except Exception as error:  # the app's own failure: reported, not re-raised
+        exc = error
+    add_violations(result, guarded.report.violations)
+    return exc
+
+
+def add_violations(result: ScenarioResult, violations: list[Violation]) -> None:
+    """Append violations to a scenario and mark it failed if there are any."""
+    result.violations.extend(violations)
+    if result.violations and result.status == "ok":
+        result.status = "violations"

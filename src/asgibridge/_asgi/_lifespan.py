@@ -1,0 +1,363 @@
+"""Running an application's lifespan (startup/shutdown), and answering it for apps that cannot.
+
+`LifespanManager` plays the server side of the ASGI lifespan protocol (spec
+2.0) for tests and embedding code; `LifespanMiddleware` plays the application
+side for apps that do not speak it (Django raises on ``lifespan`` scopes,
+which servers report as errors on every start).
+
+Theory of operation (`LifespanManager`): the app runs as one task for the
+manager's whole life. Its ``receive`` hands out ``lifespan.startup``, then
+(when shutdown is asked) ``lifespan.shutdown``; what it sends, and its end,
+arrive on one queue that the manager reads with a deadline. How the app
+answers startup tells the cases apart:
+
+- raised or returned *before calling receive()*: it does not support lifespan
+  (`LifespanUnsupportedError`; the spec's "raise an exception" signal);
+- ``lifespan.startup.failed``, or raised/returned after receive(): startup
+  failed (`LifespanStartupError` with the app's message or exception);
+- no answer in time: `ApplicationTimeoutError`; the app is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from .._errors import (
+    ApplicationTimeoutError,
+    LifespanShutdownError,
+    LifespanStartupError,
+    LifespanUnsupportedError,
+)
+from .._runtime._coroutines import iscoroutinefunction
+from .._runtime._sync_to_async import sync_to_async
+from ._callables import guarantee_single_callable
+from ._client_portal import Portal
+from ._communicator import Expired, get_within, stop_task
+
+__all__ = ("LifespanManager", "LifespanMiddleware")
+
+_SCOPE_ASGI = {"version": "3.0", "spec_version": "2.0"}
+_PORTAL_MARGIN = 5.0  # extra seconds the sync face waits beyond the manager's own deadline
+
+
+class _Ended:
+    """Queue marker: the application callable finished."""
+
+    __slots__ = ()
+
+
+class LifespanManager:
+    """Run an ASGI app's lifespan: startup on enter, shutdown on exit.
+
+    Args:
+        app: the ASGI application (2 or 3).
+        startup_timeout: seconds the app has to answer startup.
+        shutdown_timeout: seconds the app has to answer shutdown.
+        state: the dict given as ``scope["state"]`` (a new one if None);
+            copy it shallowly into each request scope.
+
+    Attributes:
+        state: the lifespan state the app filled in during startup.
+        supported: None before startup, then whether the app speaks lifespan.
+        reported_failure: the app itself sent ``lifespan.startup.failed``
+            (rather than raising: servers in "auto" mode take a raise during
+            startup as "lifespan unsupported", as uvicorn does).
+
+    Raises:
+        LifespanUnsupportedError: (at startup) the app does not speak lifespan.
+        LifespanStartupError / LifespanShutdownError: the app reported failure.
+        ApplicationTimeoutError: the app did not answer in time.
+
+    Example:
+        >>> import asyncio
+        >>> async def app(scope, receive, send):
+        ...     await receive()
+        ...     scope["state"]["db"] = "connected"
+        ...     await send({"type": "lifespan.startup.complete"})
+        ...     await receive()
+        ...     await send({"type": "lifespan.shutdown.complete"})
+        >>> async def main():
+        ...     async with LifespanManager(app) as manager:
+        ...         return manager.state["db"]
+        >>> asyncio.run(main())
+        'connected'
+
+        Sync code uses ``with LifespanManager(app) as manager:`` (the app then
+        runs on a loop thread of the manager, ``manager.loop``).
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        *,
+        startup_timeout: float = 10.0,
+        shutdown_timeout: float = 10.0,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.app = guarantee_single_callable(app)
+        self.startup_timeout = startup_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.state: dict[str, Any] = state if state is not None else {}
+        self.supported: bool | None = None
+        self.reported_failure = False  # the app sent lifespan.startup.failed
+        self._task: asyncio.Task[Any] | None = None
+        self._sent: asyncio.Queue[Any] = asyncio.Queue()
+        self._shutdown_asked = asyncio.Event()
+        self._receives = 0
+        self._started = False
+        self._portal: Portal | None = None
+
+    # -- the server side of the protocol -------------------------------------------
+
+    async def _receive(self) -> dict[str, Any]:
+        self._receives += 1
+        if self._receives == 1:
+            return {"type": "lifespan.startup"}
+        await self._shutdown_asked.wait()
+        if self._receives == 2:
+            return {"type": "lifespan.shutdown"}
+        await asyncio.Event().wait()  # nothing comes after shutdown: wait to be cancelled
+        raise AssertionError("unreachable")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._sent.put(message)
+
+    async def _reply(self, phase: str, timeout: float) -> Any:
+        try:
+            return await get_within(self._sent, timeout)
+        except Expired:
+            pass
+        assert self._task is not None
+        stopped = await stop_task(self._task)
+        raise ApplicationTimeoutError(
+            f"lifespan {phase} did not complete within {timeout} s.",
+            f"The application never answered lifespan.{phase}"
+            + ("" if stopped else " and ignores cancellation")
+            + f"; raise {phase}_timeout if it is only slow.",
+        )
+
+    async def startup(self) -> dict[str, Any]:
+        """Start the app's lifespan and wait for its startup answer.
+
+        Returns:
+            The lifespan state.
+        """
+        scope = {"type": "lifespan", "asgi": dict(_SCOPE_ASGI), "state": self.state}
+        coro = self.app(scope, self._receive, self._send)
+        self._task = contextvars.Context().run(asyncio.ensure_future, coro)
+        self._task.add_done_callback(lambda _: self._sent.put_nowait(_Ended()))
+        reply = await self._reply("startup", self.startup_timeout)
+        if isinstance(reply, _Ended):
+            self._startup_ended()
+        kind = reply.get("type") if isinstance(reply, dict) else None
+        if kind == "lifespan.startup.complete":
+            self.supported = self._started = True
+            return self.state
+        if kind == "lifespan.startup.failed":
+            self.supported = self.reported_failure = True
+            await stop_task(self._task, self.shutdown_timeout)
+            raise LifespanStartupError(
+                f"lifespan startup failed: {reply.get('message') or '(no message)'}",
+                "The application reported the failure (lifespan.startup.failed); fix the "
+                "cause in its startup code.",
+            )
+        await stop_task(self._task)
+        self.supported = False
+        raise LifespanUnsupportedError(
+            f"the application does not support the lifespan protocol: it answered "
+            f"lifespan.startup with {kind or type(reply).__name__!r}.",
+            "Expected lifespan.startup.complete or lifespan.startup.failed. Wrap it in "
+            "asgibridge.lifespan.LifespanMiddleware, or run without lifespan.",
+        )
+
+    def _startup_ended(self) -> None:
+        assert self._task is not None
+        exc = None if self._task.cancelled() else self._task.exception()
+        if self._receives == 0:
+            self.supported = False
+            what = f"raised {exc!r}" if exc is not None else "returned"
+            raise LifespanUnsupportedError(
+                f"the application does not support the lifespan protocol: it {what} on the "
+                "lifespan scope before calling receive().",
+                "Wrap it in asgibridge.lifespan.LifespanMiddleware(app, on_startup=..., "
+                "on_shutdown=...) to run startup code, or run without lifespan "
+                "(TestClient(app, lifespan='off')).",
+            ) from exc
+        self.supported = True
+        what = f"raised {exc!r}" if exc is not None else "returned"
+        raise LifespanStartupError(
+            f"lifespan startup failed: the application {what} before sending "
+            "lifespan.startup.complete.",
+            "Its startup code failed; see the cause above.",
+        ) from exc
+
+    async def shutdown(self) -> None:
+        """Ask the app to shut down and wait for its answer (no-op if not started)."""
+        if not self._started or self._task is None:
+            return
+        self._started = False
+        self._shutdown_asked.set()
+        reply = await self._reply("shutdown", self.shutdown_timeout)
+        task = self._task
+        if isinstance(reply, _Ended):
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None:
+                raise LifespanShutdownError(
+                    f"lifespan shutdown failed: the application raised {exc!r}.",
+                    "Its shutdown code failed; see the cause above.",
+                ) from exc
+            return
+        await asyncio.wait({task}, timeout=self.shutdown_timeout)
+        await stop_task(task)
+        if reply.get("type") == "lifespan.shutdown.failed":
+            raise LifespanShutdownError(
+                f"lifespan shutdown failed: {reply.get('message') or '(no message)'}",
+                "The application reported the failure (lifespan.shutdown.failed).",
+            )
+
+    async def __aenter__(self) -> LifespanManager:
+        await self.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    # -- the sync face ---------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the sync face runs the app on (None outside ``with``)."""
+        return self._portal.loop if self._portal is not None else None
+
+    def __enter__(self) -> LifespanManager:
+        self._portal = Portal("LifespanManager")
+        try:
+            self._portal.run(
+                self.startup(),
+                timeout=self.startup_timeout + _PORTAL_MARGIN,
+                what="lifespan startup",
+            )
+        except BaseException:
+            self._portal.close()
+            self._portal = None
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        portal, self._portal = self._portal, None
+        if portal is None:
+            return
+        try:
+            portal.run(
+                self.shutdown(),
+                timeout=self.shutdown_timeout + _PORTAL_MARGIN,
+                what="lifespan shutdown",
+            )
+        finally:
+            portal.close()
+
+
+Hook = Callable[[dict[str, Any]], Any]
+
+
+class LifespanMiddleware:
+    """Answer the lifespan protocol for an app that does not speak it.
+
+    Lifespan scopes never reach ``app``: the middleware runs ``on_startup``
+    hooks at startup and ``on_shutdown`` hooks at shutdown, each called with
+    the lifespan ``state`` dict (async hooks are awaited, sync ones run via
+    ``sync_to_async``). A failing hook is reported to the server with
+    ``lifespan.*.failed`` (its message names the exception). Every other
+    scope goes to ``app`` unchanged.
+
+    Args:
+        app: the wrapped ASGI application (2 or 3).
+        on_startup: a hook or an iterable of hooks, run in order.
+        on_shutdown: a hook or an iterable of hooks, run in order.
+
+    Example:
+        >>> def open_pool(state):
+        ...     state["pool"] = "ready"
+        >>> async def django_like(scope, receive, send):
+        ...     if scope["type"] != "http":
+        ...         raise ValueError("Django can only handle ASGI/HTTP connections")
+        >>> app = LifespanMiddleware(django_like, on_startup=open_pool)
+    """
+
+    _asgi_single_callable = True
+
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        *,
+        on_startup: Hook | Iterable[Hook] = (),
+        on_shutdown: Hook | Iterable[Hook] = (),
+    ) -> None:
+        self.app = guarantee_single_callable(app)
+        self.on_startup = _hooks(on_startup)
+        self.on_shutdown = _hooks(on_shutdown)
+
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope.get("type") != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        state = scope.get("state")
+        if state is None:  # a server without lifespan state: hooks still get a dict
+            state = {}
+        while True:
+            message = await receive()
+            mtype = message.get("type")
+            if mtype == "lifespan.startup":
+                phase, hooks = "startup", self.on_startup
+            elif mtype == "lifespan.shutdown":
+                phase, hooks = "shutdown", self.on_shutdown
+            else:
+                continue
+            failure = await _run_hooks(hooks, state)
+            if failure is None:
+                await send({"type": f"lifespan.{phase}.complete"})
+            else:
+                await send({"type": f"lifespan.{phase}.failed", "message": failure})
+            if phase == "shutdown" or failure is not None:
+                return
+
+
+def _hooks(value: Hook | Iterable[Hook]) -> tuple[Hook, ...]:
+    if callable(value):
+        return (value,)
+    return tuple(value)
+
+
+async def _run_hooks(hooks: tuple[Hook, ...], state: dict[str, Any]) -> str | None:
+    """Run each hook; the failure message of the first that raises, else None."""
+    for hook in hooks:
+        try:
+            if iscoroutinefunction(hook):
+                await hook(state)
+            else:
+                result = await sync_to_async(hook, thread_sensitive=True)(state)
+                if asyncio.iscoroutine(result):  # a callable object with an async call
+                    await result
+        except Exception as exc:
+            name = getattr(hook, "__qualname__", repr(hook))
+            return f"{name} raised {type(exc).__name__}: {exc}"
+    return None

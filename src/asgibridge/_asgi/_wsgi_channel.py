@@ -1,0 +1,268 @@
+"""The two-way channel between one WsgiToAsgi request's task (loop) and its WSGI thread.
+
+Thread -> loop: response messages, with back-pressure. The thread `push`es
+messages; the request task `take`s them, awaits the server's ``send`` for
+each, then gives the bytes back (`credit`). The thread blocks in `push` while
+more than ``send_buffer`` bytes are pushed and not yet sent: a slow client
+slows the app instead of growing memory.
+
+Loop -> thread: request body chunks, read ahead a bounded amount. The request
+task `feed`s chunks it received; the thread `pull`s them (``wsgi.input``).
+The feeding side waits (`wait_room`) while more than ``receive_buffer``
+bytes are unread.
+
+Theory of operation: all shared fields change under one lock; the thread
+sleeps on a `threading.Condition` over it, the task on an asyncio future.
+Waking the task costs a ``call_soon_threadsafe``, so the thread schedules one
+only when none is pending (``wake_pending``, reset by `take` under the lock):
+a burst of pushes costs one wake-up, and no push can be missed, because
+`take` and the decision to schedule a wake happen under the same lock.
+
+Failure: `fail` records why the request cannot go on (the client left, the
+task was cancelled); the thread's next `push` or blocked `pull` raises it.
+Every thread-side wait wakes each ``health_interval`` to check that the loop
+is still open (hazard: a closed loop never answers; waiting on it would hang).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import Any
+
+from .._errors import LoopUnavailableError
+from .._runtime import _state
+
+__all__ = ("Channel",)
+
+
+class Channel:
+    """Shared state of one request: outgoing messages and incoming body chunks."""
+
+    __slots__ = (
+        "_batch_bytes",
+        "_body_done",
+        "_cond",
+        "_error",
+        "_in_bytes",
+        "_inbox",
+        "_input_error",
+        "_lock",
+        "_out",
+        "_out_bytes",
+        "_reader_waiter",
+        "_reader_waits",
+        "_thread_waits",
+        "_waiter",
+        "_wake_pending",
+        "loop",
+        "receive_buffer",
+        "send_buffer",
+    )
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, send_buffer: int, receive_buffer: int
+    ) -> None:
+        self.loop = loop
+        self.send_buffer = send_buffer
+        self.receive_buffer = receive_buffer
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._out: list[dict[str, Any]] = []
+        self._out_bytes = 0  # pushed and not yet sent
+        self._batch_bytes = 0  # pushed since the last take
+        self._wake_pending = False
+        self._thread_waits = False
+        self._inbox: deque[bytes] = deque()
+        self._in_bytes = 0
+        self._body_done = False
+        self._reader_waits = False
+        self._error: BaseException | None = None
+        self._input_error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._reader_waiter: asyncio.Future[None] | None = None
+
+    # -- set-up, before the thread starts (no lock needed yet) ------------------
+
+    def preload(self, chunk: bytes, more: bool) -> None:
+        """Store the body's first chunk (received before the app started)."""
+        if chunk:
+            self._inbox.append(chunk)
+            self._in_bytes = len(chunk)
+        self._body_done = not more
+
+    # -- thread side ------------------------------------------------------------
+
+    def push(self, messages: list[dict[str, Any]], nbytes: int) -> None:
+        """Queue messages for the server; block while the send buffer is full.
+
+        Raises:
+            ClientDisconnected (or what `fail` recorded): the request cannot go on.
+            LoopUnavailableError: the loop serving the request closed.
+        """
+        with self._lock:
+            if self._error is not None:
+                raise _fresh(self._error)
+            self._out.extend(messages)
+            self._out_bytes += nbytes
+            self._batch_bytes += nbytes
+            wake = not self._wake_pending
+            self._wake_pending = True
+            full = self._out_bytes > self.send_buffer
+        if wake:
+            self._call_soon(self._wake)
+        if full:
+            self._wait_for_credit()
+
+    def _wait_for_credit(self) -> None:
+        with self._lock:
+            while self._out_bytes > self.send_buffer and self._error is None:
+                self._thread_waits = True
+                try:
+                    self._cond.wait(_state.config["health_interval"])
+                finally:
+                    self._thread_waits = False
+                self._check_loop()
+            if self._error is not None:
+                raise _fresh(self._error)
+
+    def pull(self) -> bytes:
+        """The next chunk of the request body (blocking), or b"" at its end.
+
+        Raises:
+            RequestBodyTooLargeError: the body passed ``max_body_size``.
+            ClientDisconnected: the client left before the body was complete.
+        """
+        with self._lock:
+            while not self._inbox:
+                if self._input_error is not None:
+                    raise _fresh(self._input_error)
+                if self._body_done:
+                    return b""
+                if self._error is not None:
+                    raise _fresh(self._error)
+                self._thread_waits = True
+                try:
+                    self._cond.wait(_state.config["health_interval"])
+                finally:
+                    self._thread_waits = False
+                self._check_loop()
+            chunk = self._inbox.popleft()
+            self._in_bytes -= len(chunk)
+            wake = self._reader_waits and self._in_bytes <= self.receive_buffer // 2
+            if wake:
+                self._reader_waits = False
+        if wake:
+            self._call_soon(self._wake_reader)
+        return chunk
+
+    def _check_loop(self) -> None:
+        if self.loop.is_closed():
+            raise LoopUnavailableError(
+                "the event loop serving this request was closed while the WSGI app waited on it.",
+                "The ASGI server stopped its loop with the request still running; stop the "
+                "server gracefully (it waits for running requests) instead.",
+            )
+
+    def _call_soon(self, callback: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(callback)
+        except RuntimeError:
+            self._check_loop()
+            raise
+
+    # -- loop side ----------------------------------------------------------------
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def on_done(self, _future: object) -> None:
+        """Done-callback of the thread's work: wake the task waiting in `wait`."""
+        self._wake()
+
+    def take(self) -> tuple[list[dict[str, Any]], int]:
+        """The messages pushed since the last call, and their body bytes."""
+        with self._lock:
+            messages, nbytes = self._out, self._batch_bytes
+            if messages:
+                self._out = []
+                self._batch_bytes = 0
+            self._wake_pending = False
+            return messages, nbytes
+
+    async def wait(self) -> None:
+        """Sleep until the thread pushes or its work ends (call after an empty `take`)."""
+        waiter = self._waiter = self.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def credit(self, nbytes: int) -> None:
+        """``nbytes`` of pushed body were sent: let a blocked thread go on."""
+        with self._lock:
+            self._out_bytes -= nbytes
+            if self._thread_waits and self._out_bytes <= self.send_buffer:
+                self._cond.notify()
+
+    def feed(self, chunk: bytes, more: bool) -> None:
+        """Hand a received body chunk to the thread."""
+        with self._lock:
+            if chunk:
+                self._inbox.append(chunk)
+                self._in_bytes += len(chunk)
+            if not more:
+                self._body_done = True
+            if self._thread_waits:
+                self._cond.notify()
+
+    async def wait_room(self) -> None:
+        """Wait while the thread has more than ``receive_buffer`` bytes unread."""
+        with self._lock:
+            if self._in_bytes <= self.receive_buffer:
+                return
+            self._reader_waits = True
+            waiter = self._reader_waiter = self.loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._reader_waiter = None
+
+    def _wake_reader(self) -> None:
+        waiter = self._reader_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def fail(self, error: BaseException) -> None:
+        """The request cannot go on: the thread's next push or blocked pull raises ``error``."""
+        with self._lock:
+            if self._error is None:
+                self._error = error
+            self._cond.notify_all()
+
+    def fail_input(self, error: BaseException) -> None:
+        """The body cannot be read further: the thread's next read past the buffer raises."""
+        with self._lock:
+            if self._input_error is None:
+                self._input_error = error
+            self._cond.notify_all()
+
+    @property
+    def failed(self) -> bool:
+        """True once `fail` was called."""
+        return self._error is not None
+
+
+def _fresh(error: BaseException) -> BaseException:
+    """A new exception like ``error`` (raising one object from many places piles tracebacks)."""
+    try:
+        copy = type(error)(*error.args)
+    except TypeError:
+        return error
+    hint = getattr(error, "hint", None)
+    if hint is not None:
+        copy.hint = hint  # type: ignore[attr-defined]
+    return copy

@@ -1,0 +1,248 @@
+"""The thread side of one WsgiToAsgi request: call the WSGI app and turn its output into messages.
+
+Runs on a pool thread. Implements PEP 3333's application-facing half:
+``start_response`` (with ``exc_info`` semantics) returning a working
+``write()``, iteration of the returned iterable, and its ``close()``, called
+always: on success, on error, and when the client disconnects.
+
+Theory of operation: the headers are held back until the first non-empty
+body chunk (or ``write()``, or the end of the iterable), as PEP 3333 asks,
+so an app can still replace them with ``start_response(..., exc_info)``.
+Messages go to the request task through the `Channel`, which blocks this
+thread when the client is slow. Two shortcuts keep the common cases cheap:
+
+- a ``list`` or ``tuple`` body cannot block, so its messages are not pushed
+  one by one but returned all at once as the *tail* (one wake-up of the loop
+  for the whole response);
+- a `FileWrapper` body becomes one ``http.response.pathsend`` message when
+  the server offers that extension and the file can be sent whole by path.
+
+A body longer than its ``Content-Length`` is cut there and the iterable is
+not iterated further (what asgiref does; PEP 3333 "Handling the
+Content-Length Header").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .._errors import RequestBodyTooLargeError, WsgiProtocolError
+from ._wsgi_channel import Channel
+from ._wsgi_io import FileWrapper
+
+__all__ = ("Runner", "plain_response")
+
+logger = logging.getLogger("asgibridge.wsgi")
+
+_END = {"type": "http.response.body"}
+
+
+def plain_response(status: int, text: bytes) -> list[dict[str, Any]]:
+    """The two messages of a short ``text/plain`` answer (asgiref's 400 shape)."""
+    headers = [(b"content-type", b"text/plain")]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": text},
+    ]
+
+
+def _status_code(status: str) -> int:
+    try:
+        code = int(status.split(" ", 1)[0])
+    except (AttributeError, ValueError):
+        code = 0
+    if not 100 <= code <= 999:
+        raise WsgiProtocolError(
+            f"invalid WSGI status {status!r}",
+            "PEP 3333 wants a native string like '200 OK': three digits, a space, a reason.",
+        )
+    return code
+
+
+class Runner:
+    """Calls the WSGI app once, on the thread that calls `run`."""
+
+    __slots__ = (
+        "_app",
+        "_channel",
+        "_content_length",
+        "_deferred_empty",
+        "_environ",
+        "_headers_sent",
+        "_pathsend",
+        "_sent",
+        "_start",
+    )
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        environ: dict[str, Any],
+        channel: Channel,
+        pathsend: bool,
+    ) -> None:
+        self._app = app
+        self._environ = environ
+        self._channel = channel
+        self._pathsend = pathsend
+        self._start: dict[str, Any] | None = None
+        self._headers_sent = False
+        self._content_length: int | None = None
+        self._sent = 0
+        self._deferred_empty = 0
+
+    # -- PEP 3333 callables given to the app ------------------------------------
+
+    def start_response(
+        self, status: str, headers: Iterable[Any], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        """PEP 3333 ``start_response``: store the status and headers, return ``write``."""
+        if exc_info is not None:
+            try:
+                if self._headers_sent:
+                    # Too late to replace what the client already has: re-raise.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # PEP 3333: avoid a frame <-> traceback cycle
+        elif self._start is not None:
+            raise WsgiProtocolError(
+                "You cannot call start_response a second time without exc_info",
+                "(PEP 3333: a second call must pass sys.exc_info() of the error being handled).",
+            )
+        content_length = None
+        encoded = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                try:
+                    content_length = int(value)
+                except ValueError:
+                    content_length = None
+            encoded.append((lowered.encode("latin-1"), value.encode("latin-1")))
+        self._start = {
+            "type": "http.response.start",
+            "status": _status_code(status),
+            "headers": encoded,
+        }
+        self._content_length = content_length
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """PEP 3333 ``write()``: send ``data`` now (after the headers if not sent yet)."""
+        messages: list[dict[str, Any]] = []
+        nbytes = self._add_chunk(data, messages)
+        if messages:
+            self._channel.push(messages, nbytes)
+
+    # -- running ----------------------------------------------------------------
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run the app; returns the messages still to send (the tail).
+
+        Raises:
+            Whatever the app raised (the server answers 500 if nothing was sent).
+        """
+        iterable: Any = None
+        try:
+            iterable = self._app(self._environ, self.start_response)
+            return self._drain(iterable)
+        except RequestBodyTooLargeError:
+            if self._headers_sent:
+                raise
+            return plain_response(413, b"Request body too large")
+        except ConnectionError:  # ClientDisconnected is one
+            if not self._channel.failed:
+                raise
+            logger.debug("client left before the response was complete", exc_info=True)
+            return []
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+
+    def _drain(self, iterable: Any) -> list[dict[str, Any]]:
+        kind = type(iterable)
+        if kind is list or kind is tuple:
+            # Nothing here can block: build the whole response as the tail.
+            tail: list[dict[str, Any]] = []
+            for chunk in iterable:
+                self._add_chunk(chunk, tail)
+                if self._complete():
+                    break
+            return self._finish(tail)
+        if kind is FileWrapper and self._pathsend and not self._headers_sent:
+            sent = self._send_path(iterable)
+            if sent is not None:
+                return sent
+        for chunk in iterable:
+            self.write(chunk)
+            if self._complete():
+                break
+        return self._finish([])
+
+    def _complete(self) -> bool:
+        length = self._content_length
+        return length is not None and self._sent >= length
+
+    def _send_path(self, wrapper: FileWrapper) -> list[dict[str, Any]] | None:
+        path = wrapper.sendable_path()
+        start = self._start
+        if path is None or start is None:
+            return None
+        length = self._content_length
+        if length is not None and os.path.getsize(path) != length:
+            return None  # the header disagrees with the file: stream (and cut) instead
+        self._headers_sent = True
+        return [start, {"type": "http.response.pathsend", "path": path}]
+
+    def _add_chunk(self, chunk: Any, out: list[dict[str, Any]]) -> int:
+        """Append the message(s) for one body chunk to ``out``; returns body bytes added."""
+        if type(chunk) is not bytes:
+            chunk = _as_bytes(chunk)
+        if not self._headers_sent:
+            if not chunk:
+                self._deferred_empty += 1  # PEP 3333: headers wait for a non-empty chunk
+                return 0
+            self._add_start(out)
+        length = self._content_length
+        if length is not None:
+            allowed = length - self._sent
+            if allowed <= 0:
+                return 0
+            if len(chunk) > allowed:
+                chunk = chunk[:allowed]
+        out.append({"type": "http.response.body", "body": chunk, "more_body": True})
+        self._sent += len(chunk)
+        return len(chunk)
+
+    def _add_start(self, out: list[dict[str, Any]]) -> None:
+        start = self._start
+        if start is None:
+            raise WsgiProtocolError(
+                "the WSGI application produced a body before calling start_response",
+                "(PEP 3333: call start_response(status, headers) before returning or "
+                "yielding the first body chunk).",
+            )
+        self._headers_sent = True
+        out.append(start)
+        for _ in range(self._deferred_empty):
+            out.append({"type": "http.response.body", "body": b"", "more_body": True})
+        self._deferred_empty = 0
+
+    def _finish(self, tail: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self._headers_sent:
+            self._add_start(tail)
+        tail.append(dict(_END))
+        return tail
+
+
+def _as_bytes(chunk: Any) -> bytes:
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise WsgiProtocolError(
+        f"the WSGI application yielded {type(chunk).__name__}, not bytes",
+        "(PEP 3333: body chunks are bytestrings; encode text first).",
+    )

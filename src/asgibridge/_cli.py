@@ -1,0 +1,91 @@
+"""The ``python -m asgibridge`` command line: ``check pkg.module:app [--json]``.
+
+Exit status: 0 when the app passed every scenario, 1 when there was any
+violation, error or timeout, 2 when the command could not run (bad arguments,
+the app could not be imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+__all__ = ("main",)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m asgibridge",
+        description="asgibridge tools.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser(
+        "check",
+        help="run an ASGI app through lifespan, HTTP and websocket scenarios under the "
+        "spec validator",
+        description="Run an ASGI app (lifespan; GET, HEAD, streamed POST, a client "
+        "disconnect; a websocket connect) under the ASGI spec validator and report "
+        "every violation with its rule id and spec section.",
+    )
+    check.add_argument("app", help="the app to check, as pkg.module:attribute")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--path", default="/", help="HTTP path to request (default: /)")
+    check.add_argument(
+        "--ws-path", default=None, help="websocket path to connect to (default: --path)"
+    )
+    check.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a rule id (or prefix*) not to report; may be repeated",
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds each scenario may take before it is cancelled (default: 10)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 (clean), 1 (violations, errors or timeouts) or 2 (could not run).
+
+    Example:
+        >>> main(["check", "no_such_module_here:app"])  # doctest: +SKIP
+        2
+    """
+    args = _parser().parse_args(argv)
+    from ._asgi._check import load_app, run_check
+
+    try:
+        app = load_app(args.app)
+    except (ImportError, AttributeError) as exc:
+        print(f"asgibridge check: cannot load {args.app!r}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = run_check(
+            app,
+            path=args.path,
+            websocket_path=args.ws_path,
+            timeout=args.timeout,
+            target=args.app,
+            ignore=args.ignore,
+        )
+    except ValueError as exc:  # an --ignore pattern that names no rule
+        print(f"asgibridge check: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(result.format())
+    return 0 if result.ok else 1

@@ -1,0 +1,1 @@
+"""A small Django site served through asgibridge (driven by ``drive.py``)."""

@@ -1,0 +1,135 @@
+"""``install_as_asgiref()`` and what importing asgibridge starts, in fresh interpreters.
+
+Both need a clean ``sys.modules``: the real asgiref is installed in this
+environment and other tests import it in-process, and the runtime of this
+process already has threads. Each check runs in a subprocess that prints one
+JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+TIMEOUT = 30.0
+
+
+def run_python(code: str) -> Any:
+    completed = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_install_makes_asgiref_modules_the_same_objects() -> None:
+    result = run_python(
+        """
+        import json, sys
+        import asgibridge
+        asgibridge.install_as_asgiref()
+        asgibridge.install_as_asgiref()  # idempotent
+        import asgiref
+        import asgiref.sync, asgiref.compatibility, asgiref.current_thread_executor
+        import asgiref.timeout
+        from asgiref.sync import async_to_sync, sync_to_async
+        import asgibridge.sync, asgibridge.compatibility, asgibridge.timeout
+        import asgibridge.current_thread_executor
+
+        async def double(x):
+            return 2 * x
+
+        print(json.dumps({
+            "package": asgiref is asgibridge,
+            "sync": asgiref.sync is asgibridge.sync,
+            "compat": asgiref.compatibility is asgibridge.compatibility,
+            "cte": asgiref.current_thread_executor is asgibridge.current_thread_executor,
+            "timeout": asgiref.timeout is asgibridge.timeout,
+            "names": async_to_sync is asgibridge.sync.async_to_sync
+                and sync_to_async is asgibridge.sync.sync_to_async,
+            "works": async_to_sync(double)(21),
+            "real": [m.__file__ for n, m in sys.modules.items()
+                     if n.startswith("asgiref") and "asgibridge" not in (m.__file__ or "")],
+        }))
+        """
+    )
+    assert result == {
+        "package": True,
+        "sync": True,
+        "compat": True,
+        "cte": True,
+        "timeout": True,
+        "names": True,
+        "works": 42,
+        "real": [],
+    }
+
+
+def test_install_refuses_when_the_real_asgiref_is_imported() -> None:
+    result = run_python(
+        """
+        import json, sys
+        import asgiref.sync
+        real = sys.modules["asgiref"]
+        import asgibridge
+        from asgibridge.exceptions import AsgirefAlreadyImportedError
+        try:
+            asgibridge.install_as_asgiref()
+        except ImportError as exc:
+            error = (type(exc) is AsgirefAlreadyImportedError, str(exc))
+        else:
+            error = None
+        print(json.dumps({
+            "error": error,
+            "untouched": sys.modules["asgiref"] is real
+                and sys.modules["asgiref.sync"] is asgiref.sync,
+        }))
+        """
+    )
+    assert result["untouched"] is True
+    is_ours, message = result["error"]
+    assert is_ours is True
+    assert "asgiref.sync" in message
+    assert "before anything imports asgiref" in message
+
+
+def test_importing_every_public_module_starts_nothing() -> None:
+    result = run_python(
+        """
+        import concurrent.futures.thread as cft
+        import importlib, json, pkgutil, threading
+        import asgibridge
+        names = sorted(
+            m.name for m in pkgutil.iter_modules(asgibridge.__path__)
+            if not m.name.startswith("_")
+        )
+        for name in names:
+            importlib.import_module(f"asgibridge.{name}")
+        from asgibridge._runtime import _state
+        print(json.dumps({
+            "modules": names,
+            "threads": threading.active_count(),
+            "sync_worker": _state.sync_worker is None,
+            "pools": _state.pool is None and _state.sticky_pool is None,
+            "loops": len(_state.loop_threads),
+            "executor_threads": len(cft._threads_queues),
+        }))
+        """
+    )
+    assert {"sync", "compatibility", "current_thread_executor", "timeout", "exceptions"} <= set(
+        result.pop("modules")
+    )
+    assert result == {
+        "threads": 1,
+        "sync_worker": True,
+        "pools": True,
+        "loops": 0,
+        "executor_threads": 0,
+    }

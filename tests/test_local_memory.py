@@ -1,0 +1,244 @@
+"""Local and memory: no reference cycles, values freed by refcounting, no growth.
+
+Cycle checks run with the collector disabled and ``gc.DEBUG_SAVEALL`` (what
+a collection would find lands in ``gc.garbage``); "freed by refcounting"
+checks use weakrefs to the values with the collector disabled; growth checks
+count the memory still held by allocations made in ``_local.py``
+(tracemalloc) after many threads or tasks came and went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import gc
+import sys
+import threading
+import tracemalloc
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import asgibridge._runtime._local as local_module
+from asgibridge.local import Local
+
+JOIN = 10.0
+KINDS = [pytest.param(False, id="default"), pytest.param(True, id="thread_critical")]
+LOCAL_SOURCE = str(Path(local_module.__file__).resolve())
+
+
+class Value:
+    """A value that can be weakly referenced."""
+
+
+@pytest.fixture
+def no_gc() -> Iterator[None]:
+    """Collector off; anything a collection would free is kept in gc.garbage."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def exercise(local: Local) -> None:
+    """Every operation, hits and misses."""
+    local.a = Value()
+    local.a = Value()
+    _ = local.a
+    _ = getattr(local, "missing", None)
+    try:
+        local.missing
+    except AttributeError:
+        pass
+    try:
+        del local.missing
+    except AttributeError:
+        pass
+    del local.a
+    local.b = Value()
+    dir(local)
+
+
+def run_thread(target: Callable[[], object]) -> None:
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(JOIN)
+    assert not thread.is_alive()
+
+
+@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(), reason="GIL build")
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("no_gc")
+def test_no_reference_cycles(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    exercise(local)
+    contextvars.copy_context().run(exercise, local)
+    run_thread(functools.partial(exercise, local))
+    del local
+    gc.collect()
+    assert gc.garbage == []
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("no_gc")
+def test_local_holds_no_hidden_references(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    baseline = sys.getrefcount(local)
+    exercise(local)
+    contextvars.copy_context().run(exercise, local)
+    run_thread(lambda: exercise(local))
+    assert sys.getrefcount(local) == baseline
+
+
+@pytest.mark.usefixtures("no_gc")
+def test_thread_critical_sync_values_die_with_the_local() -> None:
+    local = Local(thread_critical=True)
+    value = Value()
+    ref = weakref.ref(value)
+    local.value = value
+    del value
+    assert ref() is not None
+    del local
+    assert ref() is None
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("no_gc")
+def test_values_die_with_the_thread(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    refs: list[weakref.ref[Value]] = []
+
+    def worker() -> None:
+        value = Value()
+        refs.append(weakref.ref(value))
+        local.value = value
+        local.value = Value()  # the replaced value is freed at once, too
+        refs.append(weakref.ref(local.value))
+
+    run_thread(worker)
+    assert [ref() for ref in refs] == [None, None]
+
+
+@pytest.mark.usefixtures("no_gc")
+def test_values_die_with_the_context() -> None:
+    local = Local()
+    value = Value()
+    ref = weakref.ref(value)
+    context = contextvars.Context()
+    context.run(setattr, local, "value", value)
+    del value
+    assert context.run(getattr, local, "value") is ref()
+    del context
+    assert ref() is None
+
+
+@pytest.mark.parametrize("critical", KINDS)
+def test_values_die_with_the_task(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    refs: list[weakref.ref[Value]] = []
+
+    async def task() -> None:
+        value = Value()
+        refs.append(weakref.ref(value))
+        local.value = value
+
+    async def main() -> None:
+        gc.disable()
+        try:
+            done = asyncio.create_task(task())
+            await done
+            del done
+            # The loop's handle that woke us up still holds the task until
+            # this step ends; one more step lets it go.
+            await asyncio.sleep(0)
+            assert refs[0]() is None
+        finally:
+            gc.enable()
+
+    asyncio.run(main())
+
+
+def _held_by_local_module() -> int:
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, LOCAL_SOURCE)])
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("traced")
+def test_no_growth_per_thread(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+
+    def worker() -> None:
+        local.a = object()
+        local.b = [1, 2, 3]
+        _ = local.a, getattr(local, "c", None)
+
+    def batch() -> None:
+        for _ in range(100):
+            run_thread(worker)
+
+    batch()  # first use: the per-name variables are made here
+    before = _held_by_local_module()
+    batch()
+    batch()
+    # A leak of one box per thread would be 200 * ~60 bytes.
+    assert _held_by_local_module() - before < 2000
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("traced")
+def test_no_growth_per_task(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+
+    async def request(n: int) -> None:
+        local.a = n
+        local.b = [n]
+        await asyncio.sleep(0)
+        del local.a
+
+    async def batch() -> None:
+        await asyncio.gather(*(request(n) for n in range(500)))
+
+    async def main() -> int:
+        await batch()
+        before = _held_by_local_module()
+        await batch()
+        await batch()
+        return _held_by_local_module() - before
+
+    assert asyncio.run(main()) < 2000
+
+
+@pytest.mark.usefixtures("traced")
+def test_no_growth_per_local() -> None:
+    # Used in contexts that end (requests, tasks, threads). A value left in a
+    # context that lives on stays there, as with any ContextVar.
+    def batch() -> None:
+        for critical in (False, True) * 100:
+            local = Local(thread_critical=critical)
+            contextvars.Context().run(exercise, local)
+            if critical:
+                exercise(local)
+
+    batch()
+    before = _held_by_local_module()
+    batch()
+    batch()
+    assert _held_by_local_module() - before < 2000
