@@ -1,7 +1,7 @@
 """WsgiToAsgi and AsgiToWsgi under real servers on 127.0.0.1, bounded, always torn down.
 
 Each server runs as a subprocess on a listening socket this test made and
-passed down (``--fd`` / ``fd://``): connections queue in its backlog from the
+passed down (a file descriptor): connections queue in its backlog from the
 first moment, so there is no start-up polling, and the port is never raced.
 Every request loop is bounded in count, every wait in time, and the server
 is stopped in a ``finally`` (terminate, then kill).
@@ -116,8 +116,18 @@ app = WsgiToAsgi(wsgi)
 """
 
 
+# uvicorn's ``--fd`` wraps the socket as AF_UNIX, so asyncio never sets
+# TCP_NODELAY on its connections (Nagle + delayed ACK: 40 ms per response).
+# ``Server.run(sockets=...)`` takes the socket as it is; the config is the default.
+_UVICORN_RUNNER = (
+    "import socket, sys, uvicorn; "
+    "sock = socket.socket(fileno=int(sys.argv[1])); "
+    "uvicorn.Server(uvicorn.Config('app:app', log_level='warning')).run(sockets=[sock])"
+)
+
+
 def _uvicorn(fd: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "app:app", "--fd", str(fd), "--log-level", "warning"]
+    return [sys.executable, "-c", _UVICORN_RUNNER, str(fd)]
 
 
 def _pipelined(url: str, count: int) -> list[bytes]:

@@ -344,20 +344,54 @@ async def test_read_apis_through_the_adapter() -> None:
 
 @pytest.mark.asyncio
 async def test_large_body_is_received_ahead_but_bounded() -> None:
-    chunks = [bytes([i % 256]) * 1000 for i in range(200)]
-    seen: list[int] = []
+    chunk, buffer = 1000, 4000
+    read = [0]  # bytes the app has read
+    most_ahead = [0]  # most bytes received from the client and not read yet
+    digest: list[int] = []
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         stream = environ["wsgi.input"]
-        total = 0
+        checksum = 0
         while data := stream.read(700):
-            total += len(data)
-        seen.append(total)
+            read[0] += len(data)
+            checksum = (checksum + sum(data)) % 65521
+        digest.append(checksum)
         start_response("200 OK", [])
         return []
 
-    await _call(WsgiToAsgi(app, receive_buffer_size=4000), Client(*chunks))
-    assert seen == [200_000]
+    chunks = [bytes([i % 256]) * chunk for i in range(200)]
+    client = Client(*chunks)
+
+    async def receive() -> Message:
+        if client.body:
+            received = (200 - len(client.body)) * chunk
+            most_ahead[0] = max(most_ahead[0], received - read[0])
+        return await client.receive()
+
+    adapter = WsgiToAsgi(app, receive_buffer_size=buffer)
+    await asyncio.wait_for(adapter(_scope(), receive, client.send), WAIT)
+    assert read[0] == 200 * chunk
+    assert digest == [sum(sum(c) for c in chunks) % 65521]
+    assert most_ahead[0] <= buffer + 2 * chunk
+
+
+@pytest.mark.asyncio
+async def test_a_receive_that_never_blocks_does_not_starve_the_loop() -> None:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        for _ in range(5):
+            yield body
+
+    client = Client(b"a", b"b")
+
+    async def receive() -> Message:
+        if client.body:
+            return client.body.pop(0)
+        return {"type": "http.request", "body": b"", "more_body": False}  # again and again
+
+    await asyncio.wait_for(WsgiToAsgi(app)(_scope(), receive, client.send), WAIT)
+    assert client.content == b"ab" * 5
 
 
 @pytest.mark.asyncio

@@ -264,11 +264,21 @@ class LocalReservedNameError(AsgiBridgeError, AttributeError):
 
 
 class WsgiProtocolError(AsgiBridgeError, ValueError):
-    """A WSGI application broke PEP 3333 (``start_response`` misuse, body before headers)."""
+    """A WSGI application broke PEP 3333 (``start_response`` misuse, body before headers).
+
+    Example:
+        >>> isinstance(WsgiProtocolError("start_response called twice"), ValueError)
+        True
+    """
 
 
 class UnsupportedScopeError(AsgiBridgeError, ValueError):
-    """`WsgiToAsgi` received a scope type it cannot serve (not http, websocket or lifespan)."""
+    """`WsgiToAsgi` received a scope type it cannot serve (not http, websocket or lifespan).
+
+    Example:
+        >>> str(UnsupportedScopeError("WSGI wrapper received a non-HTTP scope", "(type 'x')"))
+        "WSGI wrapper received a non-HTTP scope (type 'x')"
+    """
 
 
 class RequestBodyTooLargeError(AsgiBridgeError, OSError):
@@ -276,4 +286,16 @@ class RequestBodyTooLargeError(AsgiBridgeError, OSError):
 
     An `OSError` so that frameworks turn it into a "bad request" the way they
     treat any unreadable body (Django raises ``UnreadablePostError``).
+
+    Example:
+        >>> isinstance(RequestBodyTooLargeError("body over 10 bytes"), OSError)
+        True
     """
+
+
+class IteratorLoopChangedError(AsgiBridgeError, RuntimeError):
+    """`async_iter_to_sync` would drive an async iterator on another loop than its first."""
+
+
+class GreenThreadsError(AsgiBridgeError, RuntimeError):
+    """gevent or eventlet patched ``threading`` (or queues): the bridge needs real threads."""

@@ -13,6 +13,8 @@ from ._errors import (
     ClientDisconnected,
     CurrentThreadExecutorError,
     ExecutorGoneError,
+    GreenThreadsError,
+    IteratorLoopChangedError,
     LifespanShutdownError,
     LifespanStartupError,
     LifespanUnsupportedError,
@@ -60,4 +62,6 @@ __all__ = (
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
+    "IteratorLoopChangedError",
+    "GreenThreadsError",
 )

@@ -7,9 +7,11 @@ See ``docs/design.md`` for who runs where.
 """
 
 from ._runtime._async_to_sync import AsyncToSync, async_to_sync
+from ._runtime._cancellation import check_cancelled, time_left
 from ._runtime._contexts import AsyncSingleThreadContext, ThreadSensitiveContext
 from ._runtime._coroutines import iscoroutinefunction, markcoroutinefunction
 from ._runtime._executor import CurrentThreadExecutor
+from ._runtime._iterators import async_iter_to_sync, sync_iter_to_async
 from ._runtime._sync_to_async import SyncToAsync, sync_to_async
 
 __all__ = (
@@ -18,8 +20,12 @@ __all__ = (
     "CurrentThreadExecutor",
     "SyncToAsync",
     "ThreadSensitiveContext",
+    "async_iter_to_sync",
     "async_to_sync",
+    "check_cancelled",
     "iscoroutinefunction",
     "markcoroutinefunction",
+    "sync_iter_to_async",
     "sync_to_async",
+    "time_left",
 )

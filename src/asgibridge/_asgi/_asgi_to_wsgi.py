@@ -87,6 +87,14 @@ class AsgiToWsgi:
         send_buffer_size: response bytes the app may send ahead of the WSGI
             server before its ``send`` waits.
 
+    Raises:
+        ValueError: an unknown ``lifespan`` mode, or a size below 1.
+        BridgeDeadlockError: (per request) called on the adapter's own loop
+            thread, or another thread's lifespan startup outlived its deadline.
+        LoopUnavailableError: (per request) the loop thread was stopped while
+            the request ran.
+        AppSpecError: (per request) the app returned without a response.
+
     Example:
         >>> async def app(scope, receive, send):
         ...     await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -361,11 +361,12 @@ class _Pump:
                 channel.feed(chunk, more)
                 if not more:
                     break
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                channel.fail(ClientDisconnected("the client disconnected"))
-                return
+        # The body is complete: the next message can only be a disconnect.
+        # (Anything else ends the watch: a receive() that answers at once,
+        # forever, would otherwise starve the loop.)
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            channel.fail(ClientDisconnected("the client disconnected"))
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

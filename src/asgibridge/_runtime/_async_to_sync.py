@@ -23,7 +23,9 @@ Rules: calling from a thread whose loop is running raises at once (the wait
 would block that loop forever); every wait wakes up periodically to check that
 the loop it waits on can still answer (closed, dead or stopped loop raise
 `LoopUnavailableError`; the optional hang deadline raises
-`BridgeDeadlockError`).
+`BridgeDeadlockError`, or a logged report in hang_mode "warn").
+When ``_state.traced`` is set, the coroutine is wrapped by `_timed`, which
+reports the call to the hop listeners.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import asyncio
 import contextvars
 import functools
 import sys
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -42,6 +45,7 @@ from ._call import AsyncCall
 from ._context import carry_back
 from ._coroutines import COROUTINE_MARKER_NAMES, copy_metadata, is_async_callable
 from ._executor import CurrentThreadExecutor
+from ._hooks import HopInfo, emit_end, emit_start, note_thread
 from ._hop import current_exception
 from ._loops import LoopThread, loop_for_this_thread
 
@@ -131,7 +135,10 @@ class AsyncToSync(Generic[_P, _R]):
             before = ctx.copy()
             call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
-                call.coro = self.awaitable(*args, **kwargs)
+                if _state.traced:  # the one check the plain path pays for instrumentation
+                    call.coro = _traced_coroutine(self.awaitable, args, kwargs, loop)
+                else:
+                    call.coro = self.awaitable(*args, **kwargs)
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
                 loop.call_soon_threadsafe(call.start)
@@ -151,6 +158,43 @@ class AsyncToSync(Generic[_P, _R]):
             return self
         func = functools.partial(self.__call__, parent)
         return functools.update_wrapper(func, self.awaitable)
+
+
+def _traced_coroutine(
+    func: Callable[..., Awaitable[Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    loop: asyncio.AbstractEventLoop,
+) -> Awaitable[Any]:
+    """Tell the hop listeners about this call; time it on the loop (caller thread)."""
+    if not _state.hop_listeners:
+        # Traced for the hang deadline only: keep the user's coroutine as the
+        # task's own, so that hang reports and task reprs name it.
+        return func(*args, **kwargs)
+    info = HopInfo(func, "async_to_sync", loop, submitted_at=time.perf_counter())
+    note_thread(info)
+    emit_start(info)
+    try:
+        awaitable = func(*args, **kwargs)
+    except BaseException as exc:
+        info.exception = exc
+        emit_end(info)
+        raise
+    return _timed(info, awaitable)
+
+
+async def _timed(info: HopInfo, awaitable: Awaitable[Any]) -> Any:
+    # Runs as the call's task: on_end fires on the loop thread when it ends.
+    started = time.perf_counter()
+    info.queue_wait = started - info.submitted_at
+    try:
+        return await awaitable
+    except BaseException as exc:
+        info.exception = exc
+        raise
+    finally:
+        info.run_time = time.perf_counter() - started
+        emit_end(info)
 
 
 def _caller_stacklevel() -> int:

@@ -23,8 +23,8 @@ from collections.abc import Awaitable
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import BridgeDeadlockError, LoopUnavailableError
-from . import _state
+from .._errors import LoopUnavailableError
+from ._diagnostics import a2s_deadline
 
 if TYPE_CHECKING:
     from ._executor import CurrentThreadExecutor
@@ -185,12 +185,5 @@ class AsyncCall:
         self._check_deadline(name)
 
     def _check_deadline(self, name: str) -> None:
-        limit = _state.config["hang_timeout"]
-        if limit is None or time.monotonic() - self.started_at < limit:
-            return
-        raise BridgeDeadlockError(
-            f"async_to_sync in thread {self.waiter.name!r} has waited more than {limit:g}s "
-            f"for {self.task!r} on {name}.",
-            "Raise ASGIBRIDGE_HANG_TIMEOUT if the work is legitimately slow; otherwise "
-            "the coroutine waits on something that waits on this thread.",
-        )
+        # Reported (raise, or log once) by `_diagnostics`, which names the chain.
+        a2s_deadline(self, name)

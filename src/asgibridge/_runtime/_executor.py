@@ -108,7 +108,7 @@ class CurrentThreadExecutor(Executor):
         >>> ex = CurrentThreadExecutor(None)
         >>> done: Future[None] = Future()
         >>> def other() -> None:
-        ...     ex.submit(print, "runs on", threading.current_thread().name).result()
+        ...     ex.submit(lambda: print("runs on", threading.current_thread().name)).result()
         ...     done.set_result(None)
         >>> t = threading.Thread(target=other)
         >>> t.start(); ex.run_until_future(done); t.join()

@@ -13,19 +13,29 @@ never lost when the awaiting side swapped futures after a cancellation.
 Rules: `run` never raises (errors are delivered); the outcome is recorded
 before anything is dropped; a hop whose awaiting side gave up before it
 started is skipped, not run.
+
+`TracedHop` is the instrumented variant, built only when ``_state.traced``
+is set (a listener, a thread handler or a hang deadline): it records the
+thread and the timings in a `HopInfo`, enters the thread handlers around the
+function, and calls the listeners' ``on_end`` on the running thread before
+the outcome is delivered. The plain `Hop` pays nothing for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from . import _state
+from ._diagnostics import record_abandoned
+from ._hooks import HopInfo, emit_end, note_thread, run_with_handlers
 
-__all__ = ("Hop", "current_exception", "run_with_exc_info")
+__all__ = ("Hop", "TracedHop", "current_exception", "run_with_exc_info")
 
 if sys.version_info >= (3, 11):
     current_exception = sys.exception
@@ -132,7 +142,7 @@ class Hop:
             self.loop.call_soon_threadsafe(self.settle, result, exc)
         except RuntimeError:
             # The loop is closed: nobody awaits this outcome any more.
-            _state.counters["abandoned_calls"] += 1
+            record_abandoned(self)
 
     def settle(self, result: Any, exc: BaseException | None) -> None:
         """Record the outcome and settle the current future (loop thread only)."""
@@ -161,3 +171,42 @@ class Hop:
     def remove_inner_task(self, task: asyncio.Task[Any]) -> None:
         if self.inner_tasks is not None and task in self.inner_tasks:
             self.inner_tasks.remove(task)
+
+
+class TracedHop(Hop):
+    """A `Hop` that reports to the instrumentation hooks (see `_hooks`)."""
+
+    __slots__ = ("info",)
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException | None,
+        info: HopInfo,
+    ) -> None:
+        super().__init__(loop, ctx, func, args, kwargs, exc)
+        self.info = info
+        if _state.thread_handlers:
+            # Entered inside the caller's context copy, on the running thread.
+            self.func = functools.partial(run_with_handlers, info, func)
+
+    def run(self) -> None:
+        info = self.info
+        note_thread(info)
+        info.queue_wait = time.perf_counter() - info.submitted_at
+        if self.cancelled:
+            info.cancelled = True
+            emit_end(info)
+            return
+        Hop.run(self)
+
+    def _deliver(self, result: Any, exc: BaseException | None) -> None:
+        info = self.info
+        info.run_time = time.perf_counter() - info.submitted_at - (info.queue_wait or 0.0)
+        info.exception = exc
+        emit_end(info)
+        Hop._deliver(self, result, exc)

@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 from . import _state
+from ._hooks import refresh
 from ._workers import stop_all_workers
 
-__all__ = ("configure", "runtime_stats", "shutdown")
+__all__ = ("configure", "runtime_stats", "shutdown", "stats")
 
 _KNOWN = frozenset(_state.config)
 
@@ -25,12 +26,15 @@ def configure(**options: Any) -> dict[str, Any]:
     """Change runtime settings; returns the previous values of those given.
 
     Options: ``hang_timeout`` (seconds or None; env ``ASGIBRIDGE_HANG_TIMEOUT``),
+    ``hang_mode`` ("raise" or "warn"; env ``ASGIBRIDGE_HANG_MODE``),
     ``health_interval``, ``max_workers`` (env ``ASGIBRIDGE_MAX_WORKERS``),
     ``worker_idle_timeout``, ``loop_idle_timeout``. Settings apply to threads
     and loops created afterwards.
 
     Raises:
         TypeError: an unknown option.
+        ValueError: a ``hang_mode`` other than "raise"/"warn", or a
+            ``hang_timeout`` that is not positive.
 
     Example:
         >>> old = configure(hang_timeout=30.0)
@@ -41,9 +45,23 @@ def configure(**options: Any) -> dict[str, Any]:
         raise TypeError(
             f"unknown asgibridge option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}"
         )
+    _validate(options)
     previous = {name: _state.config[name] for name in options}
-    _state.config.update(options)
+    with _state.lock:
+        _state.config.update(options)
+        refresh()  # a hang deadline turns the instrumented bridge path on
     return previous
+
+
+def _validate(options: dict[str, Any]) -> None:
+    mode = options.get("hang_mode", "raise")
+    if mode not in ("raise", "warn"):
+        raise ValueError(f"hang_mode must be 'raise' or 'warn', not {mode!r}")
+    limit = options.get("hang_timeout")
+    if limit is not None and not limit > 0:
+        raise ValueError(
+            f"hang_timeout must be a positive number of seconds or None, not {limit!r}"
+        )
 
 
 def runtime_stats() -> dict[str, int]:
@@ -59,6 +77,26 @@ def runtime_stats() -> dict[str, int]:
         "pool_threads": len(pool.workers) if pool is not None else 0,
         "sticky_threads": len(sticky.workers) if sticky is not None else 0,
     }
+
+
+def stats() -> dict[str, Any]:
+    """`runtime_stats` plus what instrumentation knows (see `asgibridge.instrumentation`).
+
+    Extra keys: ``abandoned_by_function`` (function name -> abandoned calls),
+    ``hop_listeners`` and ``thread_handlers`` (how many are registered),
+    ``hang_timeout`` and ``hang_mode`` (the current settings).
+
+    Example:
+        >>> sorted(stats())[:3]
+        ['abandoned_by_function', 'abandoned_calls', 'hang_mode']
+    """
+    result: dict[str, Any] = dict(runtime_stats())
+    result["abandoned_by_function"] = dict(_state.abandoned_by_name)
+    result["hop_listeners"] = len(_state.hop_listeners)
+    result["thread_handlers"] = len(_state.thread_handlers)
+    result["hang_timeout"] = _state.config["hang_timeout"]
+    result["hang_mode"] = _state.config["hang_mode"]
+    return result
 
 
 def shutdown(timeout: float = 5.0) -> list[str]:

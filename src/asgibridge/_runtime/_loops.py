@@ -30,6 +30,7 @@ import time
 import weakref
 
 from . import _state
+from ._greenlets import require_real_threads
 
 __all__ = ("LoopThread", "loop_for_this_thread", "temporary_loop")
 
@@ -40,6 +41,9 @@ class LoopThread:
     """An event loop running forever on its own daemon thread."""
 
     def __init__(self, purpose: str, *, temporary: bool = False) -> None:
+        # Hazard (deadlock): a loop "thread" that is a greenlet shares the
+        # caller's OS thread (gevent/eventlet patching): fail before building.
+        require_real_threads(f"an event loop thread ({purpose})")
         self.temporary = temporary
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
@@ -47,6 +51,9 @@ class LoopThread:
         )
         self._lock = threading.Lock()
         self._calls = 0
+        # Holders that need the loop to outlive idle periods (an unfinished
+        # async_iter_to_sync: its async generator is bound to this loop).
+        self._pins = 0
         self._last_used = time.monotonic()
         self.stopping = False
         with _state.lock:
@@ -73,6 +80,16 @@ class LoopThread:
         if self.temporary:
             self.stop()
 
+    def pin(self) -> None:
+        """Keep the loop up through idle periods until the matching `unpin`."""
+        with self._lock:
+            self._pins += 1
+
+    def unpin(self) -> None:
+        with self._lock:
+            self._pins -= 1
+            self._last_used = time.monotonic()
+
     def stop(self) -> None:
         """Ask the loop to finish (non-blocking; safe from any thread, idempotent)."""
         with self._lock:
@@ -90,7 +107,9 @@ class LoopThread:
     def _check_idle(self) -> None:
         idle = _state.config["loop_idle_timeout"]
         with self._lock:
-            expired = self._calls == 0 and time.monotonic() - self._last_used >= idle
+            expired = (
+                self._calls == 0 and self._pins == 0 and time.monotonic() - self._last_used >= idle
+            )
             if expired:
                 self.stopping = True
         if expired:

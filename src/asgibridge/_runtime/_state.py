@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from ._workers import StickyPool, Worker, WorkerPool
 
 __all__ = (
+    "abandoned_by_name",
     "adapter_pools",
     "config",
     "counters",
     "current_executor",
     "generation",
+    "hop_listeners",
     "local_owner",
     "lock",
     "loop_executors",
@@ -41,8 +43,10 @@ __all__ = (
     "single_thread_context",
     "sticky_pool",
     "sync_worker",
+    "thread_handlers",
     "thread_sensitive_context",
     "tls",
+    "traced",
 )
 
 
@@ -139,8 +143,9 @@ single_thread_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
 # shared pool). Scope: process. Writer: `_asgi._wsgi_pool` (adds a pool at
 # its adapter's first request; readers treat a pool missing from the set as
 # stopped). Reset: stop each (``stop_idle``), then clear the set: done by
-# `_asgi._wsgi_pool.stop_adapter_pools()`; `shutdown()` is to do the same.
-# Fork: stale entries are harmless (adapters compare `generation`).
+# `_asgi._wsgi_pool.stop_adapter_pools()` and by `shutdown()`.
+# Fork: cleared in the child (its threads are gone; adapters also compare
+# `generation`).
 adapter_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 # Per-thread identity of `Local` boxes (`_local`): ``local_owner.__dict__`` is
@@ -151,6 +156,31 @@ adapter_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 # boxes that name it keep it alive). Fork: the forking thread keeps its token,
 # which stays valid (same thread).
 local_owner = threading.local()
+
+
+# Hang reporting mode: "raise" (BridgeDeadlockError in the waiting caller) or
+# "warn" (log once per stuck wait on the "asgibridge" logger). Scope: process.
+# Writer: `asgibridge.configure(hang_mode=...)`, env at import. Reset: never.
+config["hang_mode"] = os.environ.get("ASGIBRIDGE_HANG_MODE", "") or "raise"
+
+# Registered hop listeners, as (on_start, on_end) pairs, and thread handlers
+# (context-manager factories entered around a sync function on its thread).
+# Tuples, replaced whole under `lock`, so the bridge reads them without a lock.
+# Scope: process. Writer: `_hooks`. Reset: never (survive fork: plain callables).
+hop_listeners: tuple[Any, ...] = ()
+thread_handlers: tuple[Any, ...] = ()
+
+# True when a bridge call must take the instrumented path: a listener or a
+# thread handler is registered, or a hang deadline is set. The hot paths read
+# only this flag. Scope: process. Writer: `_hooks.refresh` (called by the
+# registry functions and `configure`). Reset: with its inputs. Fork: survives.
+traced: bool = config["hang_timeout"] is not None
+
+# Abandoned sync calls by function qualified name (the awaiting task was
+# cancelled or gave up while they ran on). Scope: process. Writers:
+# `_sync_to_async`, `_hop`, `_diagnostics`, next to ``counters["abandoned_calls"]``.
+# Reset: fork (the calls belong to the parent).
+abandoned_by_name: dict[str, int] = {}
 
 
 def _after_fork_in_child() -> None:
@@ -164,7 +194,9 @@ def _after_fork_in_child() -> None:
     sticky_pool = None
     loop_threads.clear()
     loop_executors.clear()
+    adapter_pools.clear()
     counters["abandoned_calls"] = 0
+    abandoned_by_name.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -26,7 +26,13 @@ function's result is returned (as asyncio does for a coroutine that catches
 the cancellation); otherwise ``CancelledError`` propagates and the sync
 function, which cannot be interrupted, is *abandoned*: it runs to its end and
 its outcome is dropped. Abandoned calls are counted
-(`asgibridge.runtime_stats()`).
+(`asgibridge.runtime_stats()`, by function name in
+`asgibridge.instrumentation.stats()`). The function can stop early by
+calling `asgibridge.sync.check_cancelled()` (see `_cancellation`).
+
+Instrumentation: when ``_state.traced`` is set (hop listeners, thread
+handlers or a hang deadline), ``__call__`` takes `_traced_call` instead,
+which builds a `TracedHop` and, with a deadline, arms a `Watchdog`.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -42,7 +49,9 @@ from .._errors import SyncToAsyncTypeError
 from . import _state
 from ._context import carry_back
 from ._coroutines import COROUTINE_MARKER_ITEMS, copy_metadata, is_async_callable
-from ._hop import Hop, current_exception, run_with_exc_info
+from ._diagnostics import Watchdog, record_abandoned
+from ._hooks import HopInfo, emit_end, emit_start, run_with_handlers
+from ._hop import Hop, TracedHop, current_exception, run_with_exc_info
 from ._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 
 __all__ = ("SyncToAsync", "sync_to_async")
@@ -121,6 +130,8 @@ class SyncToAsync(Generic[_P, _R]):
 
     async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         __traceback_hide__ = True
+        if _state.traced:  # the one check the plain path pays for instrumentation
+            return await self._traced_call(args, kwargs)  # type: ignore[no-any-return]
         loop = _get_running_loop()
         target: Target
         if self._thread_sensitive:
@@ -144,6 +155,44 @@ class SyncToAsync(Generic[_P, _R]):
             if before is not None:
                 carry_back(ctx, before)
 
+    async def _traced_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """`__call__` with hop listeners, thread handlers and the hang watchdog."""
+        __traceback_hide__ = True
+        loop = _get_running_loop()
+        target = self._target(loop)
+        own_context = self.context
+        ctx = _copy_context() if own_context is None else own_context
+        info = HopInfo(self.func, "sync_to_async", loop, submitted_at=time.perf_counter())
+        hop = TracedHop(loop, ctx, self.func, args, kwargs, current_exception(), info)
+        if self._custom_handler:
+            self._attach_handler(hop, loop)
+        before = ctx.copy() if own_context is None else None
+        emit_start(info)
+        try:
+            target._put(hop)
+        except BaseException as exc:
+            info.exception = exc
+            emit_end(info)
+            raise
+        limit = _state.config["hang_timeout"]
+        watchdog = Watchdog(hop, info, target, limit) if limit is not None else None
+        try:
+            return await hop.future
+        except asyncio.CancelledError:
+            return await _after_cancel(hop)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            if before is not None:
+                carry_back(ctx, before)
+
+    def _target(self, loop: asyncio.AbstractEventLoop) -> Target:
+        if self._thread_sensitive:
+            return sensitive_target(loop)
+        if self._executor_target is not None:
+            return self._executor_target
+        return nonsensitive_target(loop)
+
     def _attach_handler(self, hop: Hop, loop: asyncio.AbstractEventLoop) -> None:
         ctx = hop.ctx
         child = functools.partial(self.func, *hop.args, **hop.kwargs)
@@ -152,7 +201,11 @@ class SyncToAsync(Generic[_P, _R]):
         task_context: list[asyncio.Task[Any]] = []
         hop.inner_tasks = task_context
 
+        info = hop.info if isinstance(hop, TracedHop) and _state.thread_handlers else None
+
         def func(child: Callable[[], Any]) -> Any:
+            if info is not None:  # registered thread handlers go inside the override
+                return ctx.run(run_with_handlers, info, child)
             return ctx.run(child)
 
         hop.handler = functools.partial(
@@ -194,7 +247,7 @@ async def _after_cancel(hop: Hop) -> Any:
     inner = hop.inner_tasks
     if not hop.started or not inner:
         if hop.started and not hop.finished:
-            _state.counters["abandoned_calls"] += 1
+            record_abandoned(hop)
         raise asyncio.CancelledError
     # Forward the cancellation to the async work the sync function is waiting for.
     task = inner[0]
@@ -204,7 +257,7 @@ async def _after_cancel(hop: Hop) -> Any:
         await task
     except asyncio.CancelledError:
         if not hop.finished:
-            _state.counters["abandoned_calls"] += 1
+            record_abandoned(hop)
         # Nobody will await the replacement future: cancel it so a late
         # outcome is dropped instead of logged as "never retrieved".
         hop.future.cancel()

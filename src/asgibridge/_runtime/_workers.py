@@ -31,6 +31,7 @@ from queue import Empty, SimpleQueue
 from .._errors import BridgeDeadlockError
 from . import _state
 from ._executor import WorkItem
+from ._greenlets import require_real_threads
 
 __all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")
 
@@ -45,6 +46,9 @@ class Worker:
     __slots__ = ("_pool", "ident", "name", "queue", "thread")
 
     def __init__(self, role: str, pool: WorkerPool | StickyPool | None) -> None:
+        # Hazard (deadlock): under gevent/eventlet patching this "thread" would
+        # be a greenlet sharing the caller's OS thread; fail before registering.
+        require_real_threads(f"a {role} worker thread")
         self.name = f"asgibridge-{role}-{next(_names)}"
         self.queue: SimpleQueue[object] = SimpleQueue()
         self._pool = pool
@@ -147,13 +151,21 @@ class WorkerPool:
             return False
 
     def stop_idle(self) -> list[Worker]:
-        """Stop every idle worker, and busy ones when done (shutdown); returns all."""
+        """Stop every idle worker, and busy ones when done (shutdown); returns all.
+
+        A closed pool still runs what is submitted to it later (a caller may hold
+        it): stopped workers leave ``workers`` at once, so a late submit starts a
+        fresh worker instead of queueing behind threads that are exiting (hazard:
+        a stranded request), and that worker exits when it is idle again.
+        """
         with self._lock:
             self._closed = True
-            for worker in self._idle:
+            stopped = list(self._idle)
+            for worker in stopped:
                 worker.queue.put(_STOP)
+                self.workers.discard(worker)
             self._idle.clear()
-            return list(self.workers)
+            return stopped + list(self.workers)
 
 
 class StickyPool:
@@ -197,12 +209,15 @@ class StickyPool:
             return False
 
     def stop_idle(self) -> list[Worker]:
+        """Stop every idle worker; leased ones exit when their context releases them."""
         with self._lock:
             self._closed = True
-            for worker in self._idle:
+            stopped = list(self._idle)
+            for worker in stopped:
                 worker.queue.put(_STOP)
+                self.workers.discard(worker)
             self._idle.clear()
-            return list(self.workers)
+            return stopped + list(self.workers)
 
 
 def get_sync_worker() -> Worker:
@@ -244,10 +259,13 @@ def stop_all_workers() -> list[threading.Thread]:
     with _state.lock:
         sync, pool, sticky = _state.sync_worker, _state.pool, _state.sticky_pool
         _state.sync_worker = _state.pool = _state.sticky_pool = None
+        # WsgiToAsgi's per-adapter pools: an adapter rebuilds its pool lazily.
+        adapter_pools = list(_state.adapter_pools)
+        _state.adapter_pools.clear()
     if sync is not None:
         sync.queue.put(_STOP)
         threads.append(sync.thread)
-    for group in (pool, sticky):
+    for group in (pool, sticky, *adapter_pools):
         if group is not None:
             threads.extend(w.thread for w in group.stop_idle())
     return threads

@@ -1,0 +1,320 @@
+"""Hang diagnostics: reports naming the chain, in "raise" and "warn" modes.
+
+Each known asgiref hang is built here and must end fast: small deadlines via
+`asgibridge.configure`, restored by the fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import asgibridge
+from asgibridge.exceptions import BridgeDeadlockError, LoopUnavailableError
+from asgibridge.instrumentation import stats
+from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+
+JOIN = 10.0
+
+
+@pytest.fixture
+def hang_raise() -> Iterator[None]:
+    previous = asgibridge.configure(hang_timeout=0.2, hang_mode="raise", health_interval=0.02)
+    try:
+        yield
+    finally:
+        asgibridge.configure(**previous)
+
+
+@pytest.fixture
+def hang_warn() -> Iterator[None]:
+    previous = asgibridge.configure(hang_timeout=0.2, hang_mode="warn", health_interval=0.02)
+    try:
+        yield
+    finally:
+        asgibridge.configure(**previous)
+
+
+class Flag(logging.Handler):
+    """Sets an event when the "asgibridge" logger warns (and keeps the records)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.event = threading.Event()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.event.set()
+
+
+@pytest.fixture
+def flag() -> Iterator[Flag]:
+    handler = Flag()
+    logger = logging.getLogger("asgibridge")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_configure_validates_the_mode_and_deadline() -> None:
+    with pytest.raises(ValueError, match="hang_mode"):
+        asgibridge.configure(hang_mode="shout")
+    with pytest.raises(ValueError, match="hang_timeout"):
+        asgibridge.configure(hang_timeout=0)
+
+
+def test_environment_sets_the_deadline_and_mode() -> None:
+    env = dict(os.environ, ASGIBRIDGE_HANG_TIMEOUT="2.5", ASGIBRIDGE_HANG_MODE="warn")
+    code = "from asgibridge.instrumentation import stats; s = stats(); "
+    code += "print(s['hang_timeout'], s['hang_mode'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.split() == ["2.5", "warn"], out.stderr
+
+
+# -- async_to_sync --------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("hang_raise")
+def test_async_to_sync_report_names_the_chain() -> None:
+    async def waits_forever() -> None:
+        await asyncio.Event().wait()
+
+    with pytest.raises(BridgeDeadlockError) as info:
+        async_to_sync(waits_forever)()  # the call site the report must name
+    text = str(info.value)
+    assert threading.current_thread().name in text
+    assert "async_to_sync" in text
+    assert "waits_forever()" in text  # the coroutine it waits for
+    assert f"{__file__}:" in text  # the user's call site, not asgibridge's
+    assert "test_async_to_sync_report_names_the_chain" in text
+    assert "is now at:" in text
+    assert "select" in text or "run_forever" in text  # the loop thread's stack
+
+
+@pytest.mark.usefixtures("hang_warn")
+def test_async_to_sync_warn_mode_logs_once_and_keeps_waiting(flag: Flag) -> None:
+    async def waits_for_the_warning() -> str:
+        while not flag.event.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # several more health checks: no second report
+        return "finished"
+
+    assert async_to_sync(waits_for_the_warning)() == "finished"
+    assert len(flag.records) == 1
+    assert "async_to_sync" in flag.records[0].getMessage()
+
+
+# -- sync_to_async --------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("hang_raise")
+async def test_sync_to_async_report_names_the_chain() -> None:
+    release = threading.Event()
+
+    def stuck_job() -> None:
+        release.wait(JOIN)
+
+    try:
+        with pytest.raises(BridgeDeadlockError) as info:
+            await sync_to_async(stuck_job, thread_sensitive=False)()  # the call site
+    finally:
+        release.set()
+    text = str(info.value)
+    assert "sync_to_async" in text
+    assert "stuck_job" in text
+    assert "asgibridge-" in text  # the thread it runs on
+    assert f"{__file__}:" in text
+    assert "test_sync_to_async_report_names_the_chain" in text
+    assert "release.wait(JOIN)" in text  # the target thread's current stack
+    await _drain()
+    assert any(name.endswith("stuck_job") for name in stats()["abandoned_by_function"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("hang_warn")
+async def test_sync_to_async_warn_mode_logs_once(flag: Flag) -> None:
+    def waits_for_the_warning() -> str:
+        flag.event.wait(JOIN)
+        return "finished"
+
+    assert await sync_to_async(waits_for_the_warning)() == "finished"
+    assert len(flag.records) == 1
+    assert "waits_for_the_warning" in flag.records[0].getMessage()
+
+
+@pytest.mark.asyncio
+async def test_no_watchdog_without_a_deadline() -> None:
+    assert asgibridge.instrumentation.stats()["hang_timeout"] is None
+    loop = asyncio.get_running_loop()
+    timers: list[Any] = []
+
+    def count_timers() -> None:
+        timers.extend(getattr(loop, "_scheduled", []))
+
+    await sync_to_async(count_timers)()
+    assert timers == []
+
+
+async def _drain() -> None:
+    def nothing() -> None:
+        return None
+
+    await sync_to_async(nothing, thread_sensitive=False)()
+
+
+# -- the known asgiref hangs ----------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("hang_raise")
+async def test_sync_function_waiting_on_the_loop_that_awaits_it() -> None:
+    # The sync worker blocks on a coroutine that needs the sync worker: a cycle.
+    loop = asyncio.get_running_loop()
+
+    async def needs_the_sync_thread() -> int:
+        return await sync_to_async(threading.get_ident)()
+
+    inner: list[Any] = []
+
+    def blocks_on_the_loop() -> int:
+        inner.append(asyncio.run_coroutine_threadsafe(needs_the_sync_thread(), loop))
+        return int(inner[0].result(JOIN))
+
+    with pytest.raises(BridgeDeadlockError) as outer_info:
+        await sync_to_async(blocks_on_the_loop)()
+    # The outer wait is reported first (it started first), with the stack of
+    # the thread it runs on: blocked in .result().
+    assert "blocks_on_the_loop" in str(outer_info.value)
+    assert ".result(JOIN)" in str(outer_info.value)
+    # The inner call is reported as queued behind it, which frees the thread.
+    with pytest.raises(BridgeDeadlockError) as inner_info:
+        await asyncio.wrap_future(inner[0])
+    assert "queued, not started" in str(inner_info.value)
+    assert "get_ident" in str(inner_info.value)
+    await sync_to_async(threading.get_ident)()  # the thread is free again
+
+
+@pytest.mark.usefixtures("hang_raise")
+def test_nested_bridges_across_a_loop_that_stops() -> None:
+    # sync_to_async -> async_to_sync on the outer loop, which then stops
+    # (the end of a pytest-asyncio test): the inner wait raises, not hangs.
+    loop = asyncio.new_event_loop()
+    box: dict[str, Any] = {}
+    waiting = threading.Event()
+    ended = threading.Event()
+
+    async def never_finishes() -> None:
+        loop.call_soon(waiting.set)
+        await asyncio.Event().wait()
+
+    def sync_code() -> None:
+        try:
+            async_to_sync(never_finishes)()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            ended.set()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(sync_to_async(sync_code)())
+        await loop.run_in_executor(None, waiting.wait, JOIN)
+        box["task"] = task
+
+    def run_then_stop() -> None:
+        loop.run_until_complete(main())  # returns with sync_code still waiting
+
+    runner = threading.Thread(target=run_then_stop)
+    runner.start()
+    runner.join(JOIN)
+    assert ended.wait(JOIN)
+    loop.run_until_complete(_cancel_all())
+    loop.close()
+    assert isinstance(box["error"], LoopUnavailableError)
+    assert "stopped running" in str(box["error"])
+
+
+async def _cancel_all() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("hang_raise")
+async def test_thread_sensitive_context_exited_while_work_is_queued() -> None:
+    gate = threading.Event()
+
+    def first() -> str:
+        gate.wait(JOIN)
+        return "first"
+
+    def second() -> str:
+        return "second"
+
+    async with ThreadSensitiveContext():
+        one = asyncio.ensure_future(sync_to_async(first)())
+        two = asyncio.ensure_future(sync_to_async(second)())
+        await asyncio.sleep(0)
+    gate.set()  # the context exited with both calls queued or running
+    assert await asyncio.gather(one, two) == ["first", "second"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_does_not_reuse_the_parents_loop() -> None:
+    async def answer() -> int:
+        return 42
+
+    def fork_and_bridge() -> tuple[int, int]:
+        reader, writer = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                os.write(writer, str(async_to_sync(answer)()).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(writer)
+        return pid, reader
+
+    async def parent() -> tuple[int, int]:
+        return await sync_to_async(fork_and_bridge)()
+
+    previous = asgibridge.configure(hang_timeout=5.0, health_interval=0.05)
+    try:
+        pid, reader = async_to_sync(parent)()
+    finally:
+        asgibridge.configure(**previous)
+    ready, _, _ = select.select([reader], [], [], JOIN)
+    output = os.read(reader, 100) if ready else b""
+    os.close(reader)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert output == b"42"
+    assert os.waitstatus_to_exitcode(status) == 0
