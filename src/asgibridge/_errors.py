@@ -52,6 +52,13 @@ class AsgiBridgeError(Exception):
     Args:
         message: what happened (asgiref's wording where asgiref has one).
         hint: what was expected and what to do; appended by ``str()``.
+
+    Example:
+        >>> err = AsgiBridgeError("the loop is closed", "Start a new one.")
+        >>> err.args[0]
+        'the loop is closed'
+        >>> str(err)
+        'the loop is closed Start a new one.'
     """
 
     def __init__(self, message: str, hint: str = "") -> None:
@@ -64,11 +71,21 @@ class AsgiBridgeError(Exception):
 
 
 class SyncToAsyncTypeError(AsgiBridgeError, TypeError):
-    """`sync_to_async` was given something that is not a sync callable."""
+    """`sync_to_async` was given something that is not a sync callable.
+
+    Example:
+        >>> issubclass(SyncToAsyncTypeError, TypeError)
+        True
+    """
 
 
 class CurrentThreadExecutorError(AsgiBridgeError, RuntimeError):
-    """A `CurrentThreadExecutor` was used from the wrong thread."""
+    """A `CurrentThreadExecutor` was used from the wrong thread.
+
+    Example:
+        >>> issubclass(CurrentThreadExecutorError, RuntimeError)
+        True
+    """
 
 
 class ExecutorGoneError(AsgiBridgeError, RuntimeError):
@@ -76,31 +93,65 @@ class ExecutorGoneError(AsgiBridgeError, RuntimeError):
 
     Raised when a task outlives the `async_to_sync` call that started it and
     no enclosing sync caller is still waiting to run its sync work.
+
+    Example:
+        >>> issubclass(ExecutorGoneError, RuntimeError)
+        True
     """
 
 
 class AsyncToSyncInLoopError(AsgiBridgeError, RuntimeError):
-    """`async_to_sync` was called on a thread whose event loop is running."""
+    """`async_to_sync` was called on a thread whose event loop is running.
+
+    Example:
+        >>> issubclass(AsyncToSyncInLoopError, RuntimeError)
+        True
+    """
 
 
 class ThreadSensitiveContextError(AsgiBridgeError, RuntimeError):
-    """A `ThreadSensitiveContext` was entered twice or used after it exited."""
+    """A `ThreadSensitiveContext` was entered twice or used after it exited.
+
+    Example:
+        >>> issubclass(ThreadSensitiveContextError, RuntimeError)
+        True
+    """
 
 
 class BridgeDeadlockError(AsgiBridgeError, RuntimeError):
-    """A bridge wait can never finish (a cycle), or outlived the hang deadline."""
+    """A bridge wait can never finish (a cycle), or outlived the hang deadline.
+
+    Example:
+        >>> issubclass(BridgeDeadlockError, RuntimeError)
+        True
+    """
 
 
 class LoopUnavailableError(AsgiBridgeError, RuntimeError):
-    """The event loop a bridge call waits on was closed, or its thread died."""
+    """The event loop a bridge call waits on was closed, or its thread died.
+
+    Example:
+        >>> issubclass(LoopUnavailableError, RuntimeError)
+        True
+    """
 
 
 class WorkerDiedError(AsgiBridgeError, RuntimeError):
-    """The thread that was to run (or was running) a sync call is gone."""
+    """The thread that was to run (or was running) a sync call is gone.
+
+    Example:
+        >>> issubclass(WorkerDiedError, RuntimeError)
+        True
+    """
 
 
 class AsgirefAlreadyImportedError(AsgiBridgeError, ImportError):
-    """`install_as_asgiref()` was called after the real asgiref was imported."""
+    """`install_as_asgiref()` was called after the real asgiref was imported.
+
+    Example:
+        >>> issubclass(AsgirefAlreadyImportedError, ImportError)
+        True
+    """
 
 
 class NonAsyncCallableWarning(UserWarning):
@@ -108,6 +159,16 @@ class NonAsyncCallableWarning(UserWarning):
 
     Python cannot always tell (callable objects, partials of async functions),
     so this is a warning, as in asgiref.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warnings.warn(NonAsyncCallableWarning("not marked as async"))
+        >>> caught[0].category is NonAsyncCallableWarning
+        True
+        >>> issubclass(NonAsyncCallableWarning, UserWarning)
+        True
     """
 
 
@@ -149,15 +210,30 @@ class AsgiSpecError(AsgiBridgeError, ValueError):
 
 
 class AppSpecError(AsgiSpecError):
-    """The application broke the ASGI spec (a bad ``send`` event, order, or return)."""
+    """The application broke the ASGI spec (a bad ``send`` event, order, or return).
+
+    Example:
+        >>> issubclass(AppSpecError, ValueError)
+        True
+    """
 
 
 class ServerSpecError(AsgiSpecError):
-    """The server (or test harness) broke the ASGI spec (a bad scope or ``receive`` event)."""
+    """The server (or test harness) broke the ASGI spec (a bad scope or ``receive`` event).
+
+    Example:
+        >>> issubclass(ServerSpecError, ValueError)
+        True
+    """
 
 
 class AsgiSpecWarning(UserWarning):
-    """A spec violation reported by ``asgibridge.validation.guard(app, mode="warn")``."""
+    """A spec violation reported by ``asgibridge.validation.guard(app, mode="warn")``.
+
+    Example:
+        >>> issubclass(AsgiSpecWarning, UserWarning)
+        True
+    """
 
 
 # asyncio.TimeoutError is the built-in TimeoutError only from Python 3.11; on
@@ -180,11 +256,20 @@ class ApplicationTimeoutError(AsgiBridgeError, _TimeoutBase):
     Raised by ``ApplicationCommunicator.receive_output`` / ``wait`` (where
     asgiref raises a bare `TimeoutError`), by lifespan startup/shutdown, and
     by the sync faces of the test client when their deadline passes.
+
+    Example:
+        >>> issubclass(ApplicationTimeoutError, TimeoutError)
+        True
     """
 
 
 class ApplicationNotRunningError(AsgiBridgeError, RuntimeError):
-    """A message was sent to an application instance that was already cancelled."""
+    """A message was sent to an application instance that was already cancelled.
+
+    Example:
+        >>> issubclass(ApplicationNotRunningError, RuntimeError)
+        True
+    """
 
 
 class ClientDisconnected(AsgiBridgeError, ConnectionResetError):
@@ -211,6 +296,13 @@ class WebSocketDenied(AsgiBridgeError, ConnectionRefusedError):
     It closed before accepting (the spec turns that into HTTP 403) or sent a
     denial response (``websocket.http.response.*``). ``status_code``,
     ``headers`` (list of byte pairs) and ``body`` hold the HTTP response.
+
+    Example:
+        >>> err = WebSocketDenied("handshake refused", status_code=403)
+        >>> err.status_code, err.headers, err.body
+        (403, [], b'')
+        >>> isinstance(err, ConnectionRefusedError)
+        True
     """
 
     def __init__(
@@ -229,7 +321,15 @@ class WebSocketDenied(AsgiBridgeError, ConnectionRefusedError):
 
 
 class WebSocketClosed(AsgiBridgeError, ConnectionError):
-    """A WebSocket session is closed: ``code`` and ``reason`` say how."""
+    """A WebSocket session is closed: ``code`` and ``reason`` say how.
+
+    Example:
+        >>> err = WebSocketClosed("closed", code=1001, reason="going away")
+        >>> err.code, err.reason
+        (1001, 'going away')
+        >>> isinstance(err, ConnectionError)
+        True
+    """
 
     def __init__(
         self, message: str, hint: str = "", *, code: int = 1000, reason: str = ""
@@ -244,23 +344,47 @@ class LifespanUnsupportedError(AsgiBridgeError, RuntimeError):
 
     It raised (or returned) on the ``lifespan`` scope before calling
     ``receive()``: Django's ASGI handler does this, for example.
+
+    Example:
+        >>> issubclass(LifespanUnsupportedError, RuntimeError)
+        True
     """
 
 
 class LifespanStartupError(AsgiBridgeError, RuntimeError):
-    """Lifespan startup failed: the app sent ``lifespan.startup.failed`` or raised."""
+    """Lifespan startup failed: the app sent ``lifespan.startup.failed`` or raised.
+
+    Example:
+        >>> issubclass(LifespanStartupError, RuntimeError)
+        True
+    """
 
 
 class LifespanShutdownError(AsgiBridgeError, RuntimeError):
-    """Lifespan shutdown failed: the app sent ``lifespan.shutdown.failed`` or raised."""
+    """Lifespan shutdown failed: the app sent ``lifespan.shutdown.failed`` or raised.
+
+    Example:
+        >>> issubclass(LifespanShutdownError, RuntimeError)
+        True
+    """
 
 
 class LocalSubclassError(AsgiBridgeError, TypeError):
-    """`asgibridge.local.Local` was subclassed (it is final, as in asgiref)."""
+    """`asgibridge.local.Local` was subclassed (it is final, as in asgiref).
+
+    Example:
+        >>> issubclass(LocalSubclassError, TypeError)
+        True
+    """
 
 
 class LocalReservedNameError(AsgiBridgeError, AttributeError):
-    """A `Local` attribute name that asgiref reserves (``_data``) was assigned."""
+    """A `Local` attribute name that asgiref reserves (``_data``) was assigned.
+
+    Example:
+        >>> issubclass(LocalReservedNameError, AttributeError)
+        True
+    """
 
 
 class WsgiProtocolError(AsgiBridgeError, ValueError):
@@ -294,8 +418,18 @@ class RequestBodyTooLargeError(AsgiBridgeError, OSError):
 
 
 class IteratorLoopChangedError(AsgiBridgeError, RuntimeError):
-    """`async_iter_to_sync` would drive an async iterator on another loop than its first."""
+    """`async_iter_to_sync` would drive an async iterator on another loop than its first.
+
+    Example:
+        >>> issubclass(IteratorLoopChangedError, RuntimeError)
+        True
+    """
 
 
 class GreenThreadsError(AsgiBridgeError, RuntimeError):
-    """gevent or eventlet patched ``threading`` (or queues): the bridge needs real threads."""
+    """gevent or eventlet patched ``threading`` (or queues): the bridge needs real threads.
+
+    Example:
+        >>> issubclass(GreenThreadsError, RuntimeError)
+        True
+    """

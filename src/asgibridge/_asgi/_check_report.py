@@ -47,7 +47,22 @@ class ClientGone(OSError):
 
 @dataclass
 class ScenarioResult:
-    """What happened in one scenario."""
+    """What happened in one scenario.
+
+    Example:
+        >>> import asyncio
+        >>> from asgibridge.validation import check_app
+        >>> async def app(scope, receive, send):
+        ...     if scope["type"] != "http":
+        ...         raise ValueError("http only")
+        ...     await send({"type": "http.response.start", "status": 204})
+        ...     await send({"type": "http.response.body"})
+        >>> result = asyncio.run(check_app(app))
+        >>> [(s.name, s.status) for s in result.scenarios][:2]
+        [('lifespan startup', 'skipped'), ('GET /', 'ok')]
+        >>> ScenarioResult("GET /").as_dict()
+        {'name': 'GET /', 'status': 'ok', 'notes': [], 'violations': []}
+    """
 
     name: str
     status: Status = "ok"
@@ -66,7 +81,22 @@ class ScenarioResult:
 
 @dataclass
 class CheckResult:
-    """The outcome of `check_app`: one `ScenarioResult` per scenario."""
+    """The outcome of `check_app`: one `ScenarioResult` per scenario.
+
+    Example:
+        >>> import asyncio
+        >>> from asgibridge.validation import check_app
+        >>> async def app(scope, receive, send):
+        ...     if scope["type"] != "http":
+        ...         raise ValueError("http only")
+        ...     await send({"type": "http.response.start", "status": 204})
+        ...     await send({"type": "http.response.body"})
+        >>> result = asyncio.run(check_app(app))
+        >>> result.ok, result.violation_count
+        (True, 0)
+        >>> result.format().splitlines()[-1]
+        'OK: 0 violation(s).'
+    """
 
     target: str
     ignored: list[str] = field(default_factory=list)

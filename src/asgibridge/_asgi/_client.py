@@ -244,8 +244,16 @@ class TestClient(httpx.Client):
             WebSocketDenied: (on enter) the app refused the handshake.
 
         Example:
-            >>> with client.websocket_connect("/ws") as ws:  # doctest: +SKIP
-            ...     ws.send_text("hi")
+            >>> async def echo(scope, receive, send):
+            ...     await receive()  # websocket.connect
+            ...     await send({"type": "websocket.accept"})
+            ...     while (message := await receive())["type"] == "websocket.receive":
+            ...         await send({"type": "websocket.send", "text": message["text"]})
+            >>> with TestClient(echo, lifespan="off") as client:
+            ...     with client.websocket_connect("/ws") as ws:
+            ...         ws.send_text("hi")
+            ...         ws.receive_text()
+            'hi'
         """
         request = self.build_request(
             "GET",

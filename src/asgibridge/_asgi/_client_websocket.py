@@ -179,10 +179,19 @@ class AsyncWebSocketSession(_Session):
     """A WebSocket session with an ASGI app on the current loop (``async with``).
 
     Example:
-        >>> async def test(client):  # doctest: +SKIP
-        ...     async with client.websocket_connect("/ws") as ws:
-        ...         await ws.send_text("hi")
-        ...         assert await ws.receive_text() == "hi"
+        >>> async def echo(scope, receive, send):
+        ...     await receive()  # websocket.connect
+        ...     await send({"type": "websocket.accept"})
+        ...     while (message := await receive())["type"] == "websocket.receive":
+        ...         await send({"type": "websocket.send", "text": message["text"]})
+        >>> from asgibridge.testing import AsyncTestClient
+        >>> async def main():
+        ...     async with AsyncTestClient(echo, lifespan="off") as client:
+        ...         async with client.websocket_connect("/ws") as ws:
+        ...             await ws.send_text("hi")
+        ...             return await ws.receive_text()
+        >>> asyncio.run(main())
+        'hi'
     """
 
     def __init__(
@@ -277,9 +286,17 @@ class WebSocketSession(_Session):
     """A WebSocket session with an ASGI app on the client's loop thread (``with``).
 
     Example:
-        >>> with client.websocket_connect("/ws") as ws:  # doctest: +SKIP
-        ...     ws.send_json({"hello": "world"})
-        ...     assert ws.receive_json() == {"hello": "world"}
+        >>> async def echo(scope, receive, send):
+        ...     await receive()  # websocket.connect
+        ...     await send({"type": "websocket.accept"})
+        ...     while (message := await receive())["type"] == "websocket.receive":
+        ...         await send({"type": "websocket.send", "text": message["text"]})
+        >>> from asgibridge.testing import TestClient
+        >>> with TestClient(echo, lifespan="off") as client:
+        ...     with client.websocket_connect("/ws") as ws:
+        ...         ws.send_json({"hello": "world"})
+        ...         ws.receive_json()
+        {'hello': 'world'}
     """
 
     def __init__(

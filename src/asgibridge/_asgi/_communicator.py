@@ -190,9 +190,21 @@ class ApplicationCommunicator:
             Exception: whatever the application raised.
 
         Example:
-            >>> async def main(comm):  # doctest: +SKIP
-            ...     await comm.send_input({"type": "http.disconnect"})
-            ...     await comm.wait()
+            >>> async def app(scope, receive, send):
+            ...     await receive()  # sends nothing before the request arrives
+            ...     await send({"type": "http.response.start", "status": 204})
+            ...     await send({"type": "http.response.body"})
+            >>> scope = {
+            ...     "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            ...     "method": "GET", "path": "/", "query_string": b"", "headers": [],
+            ... }
+            >>> async def main():
+            ...     comm = ApplicationCommunicator(app, scope)
+            ...     await comm.send_input({"type": "http.request"})
+            ...     await comm.wait()  # returns: the app finished without error
+            ...     return comm.output_queue.qsize()  # its two messages, still unread
+            >>> asyncio.run(main())
+            2
         """
         future = self.future
         if not future.done():
@@ -258,11 +270,24 @@ class ApplicationCommunicator:
             Exception: the application failed (its own exception).
 
         Example:
-            >>> async def probe(comm):  # doctest: +SKIP
+            >>> async def app(scope, receive, send):
+            ...     await receive()  # sends nothing before the request arrives
+            ...     await send({"type": "http.response.start", "status": 204})
+            ...     await send({"type": "http.response.body"})
+            >>> scope = {
+            ...     "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            ...     "method": "GET", "path": "/", "query_string": b"", "headers": [],
+            ... }
+            >>> async def main():
+            ...     comm = ApplicationCommunicator(app, scope)
             ...     try:
             ...         await comm.receive_output(0.05, cancel_on_timeout=False)
             ...     except TimeoutError:
-            ...         pass  # still running: carry on
+            ...         pass  # nothing yet, and the app is still running: carry on
+            ...     await comm.send_input({"type": "http.request"})
+            ...     return (await comm.receive_output())["status"]
+            >>> asyncio.run(main())
+            204
         """
         self._raise_if_crashed()
         future = self.future

@@ -113,6 +113,23 @@ class GuardedApp:
         mode: ``"raise"``, ``"warn"`` or ``"collect"``.
         report: the `Report` violations are collected in (warn and collect).
         ignore: the rule ids that are not reported.
+
+    Example:
+        >>> import asyncio
+        >>> async def app(scope, receive, send):
+        ...     await send({"type": "http.response.body", "body": b"no start"})
+        >>> guarded = guard(app, mode="collect")
+        >>> scope = {
+        ...     "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        ...     "method": "GET", "path": "/", "query_string": b"", "headers": [],
+        ... }
+        >>> async def receive():
+        ...     return {"type": "http.request"}
+        >>> async def send(event):
+        ...     pass
+        >>> asyncio.run(guarded(scope, receive, send))
+        >>> guarded.report.rule_ids()
+        ['http.order.body-before-start', 'http.return.no-response']
     """
 
     _asgi_single_callable = True

@@ -80,20 +80,42 @@ Headers = Iterable[tuple[bytes, bytes]]
 
 
 class SupportsFileno(Protocol):
-    """A file object backed by an OS descriptor (what ``os.sendfile`` needs)."""
+    """A file object backed by an OS descriptor (what ``os.sendfile`` needs).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as file:
+        ...     isinstance(file.fileno(), int)
+        True
+    """
 
     def fileno(self) -> int: ...
 
 
 class ASGIVersions(TypedDict):
-    """``scope["asgi"]``: the ASGI version (missing means "2.0") and sub-spec version."""
+    """``scope["asgi"]``: the ASGI version (missing means "2.0") and sub-spec version.
+
+    Example:
+        >>> versions: ASGIVersions = {"version": "3.0", "spec_version": "2.3"}
+        >>> sorted(ASGIVersions.__required_keys__)
+        []
+    """
 
     spec_version: NotRequired[str]
     version: NotRequired[Literal["2.0", "3.0"]]
 
 
 class HTTPScope(TypedDict):
-    """An ``http`` connection scope (www spec 2.5, "HTTP Connection Scope")."""
+    """An ``http`` connection scope (www spec 2.5, "HTTP Connection Scope").
+
+    Example:
+        >>> scope: HTTPScope = {
+        ...     "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        ...     "method": "GET", "path": "/", "query_string": b"", "headers": [],
+        ... }
+        >>> sorted(HTTPScope.__required_keys__)
+        ['asgi', 'headers', 'http_version', 'method', 'path', 'query_string', 'type']
+    """
 
     type: Literal["http"]
     asgi: ASGIVersions
@@ -112,7 +134,16 @@ class HTTPScope(TypedDict):
 
 
 class WebSocketScope(TypedDict):
-    """A ``websocket`` connection scope (www spec 2.5, "Websocket Connection Scope")."""
+    """A ``websocket`` connection scope (www spec 2.5, "Websocket Connection Scope").
+
+    Example:
+        >>> scope: WebSocketScope = {
+        ...     "type": "websocket", "asgi": {"version": "3.0"}, "path": "/ws",
+        ...     "headers": [], "subprotocols": ["chat"],
+        ... }
+        >>> sorted(WebSocketScope.__required_keys__)
+        ['asgi', 'headers', 'path', 'type']
+    """
 
     type: Literal["websocket"]
     asgi: ASGIVersions
@@ -131,7 +162,13 @@ class WebSocketScope(TypedDict):
 
 
 class LifespanScope(TypedDict):
-    """A ``lifespan`` scope (lifespan spec 2.0)."""
+    """A ``lifespan`` scope (lifespan spec 2.0).
+
+    Example:
+        >>> scope: LifespanScope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+        >>> sorted(LifespanScope.__required_keys__)
+        ['asgi', 'type']
+    """
 
     type: Literal["lifespan"]
     asgi: ASGIVersions
@@ -143,7 +180,15 @@ Scope = HTTPScope | WebSocketScope | LifespanScope
 
 
 class TLSExtension(TypedDict):
-    """``scope["extensions"]["tls"]`` (TLS extension 0.2)."""
+    """``scope["extensions"]["tls"]`` (TLS extension 0.2).
+
+    Example:
+        >>> tls: TLSExtension = (
+        ...     {"server_cert": None, "tls_version": 0x0304, "cipher_suite": 0x1301}
+        ... )
+        >>> sorted(TLSExtension.__required_keys__)
+        ['cipher_suite', 'server_cert', 'tls_version']
+    """
 
     server_cert: str | None
     client_cert_chain: NotRequired[Iterable[str]]
@@ -154,7 +199,13 @@ class TLSExtension(TypedDict):
 
 
 class HTTPRequestEvent(TypedDict):
-    """``http.request`` (receive): a chunk of the request body."""
+    """``http.request`` (receive): a chunk of the request body.
+
+    Example:
+        >>> event: HTTPRequestEvent = {"type": "http.request", "body": b"hi", "more_body": False}
+        >>> sorted(HTTPRequestEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["http.request"]
     body: NotRequired[bytes]
@@ -162,7 +213,15 @@ class HTTPRequestEvent(TypedDict):
 
 
 class HTTPResponseStartEvent(TypedDict):
-    """``http.response.start`` (send): status and headers."""
+    """``http.response.start`` (send): status and headers.
+
+    Example:
+        >>> event: HTTPResponseStartEvent = (
+        ...     {"type": "http.response.start", "status": 200, "headers": []}
+        ... )
+        >>> sorted(HTTPResponseStartEvent.__required_keys__)
+        ['status', 'type']
+    """
 
     type: Literal["http.response.start"]
     status: int
@@ -171,7 +230,13 @@ class HTTPResponseStartEvent(TypedDict):
 
 
 class HTTPResponseBodyEvent(TypedDict):
-    """``http.response.body`` (send): a chunk of the response body."""
+    """``http.response.body`` (send): a chunk of the response body.
+
+    Example:
+        >>> event: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"ok"}
+        >>> sorted(HTTPResponseBodyEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["http.response.body"]
     body: NotRequired[bytes]
@@ -179,7 +244,13 @@ class HTTPResponseBodyEvent(TypedDict):
 
 
 class HTTPResponseTrailersEvent(TypedDict):
-    """``http.response.trailers`` (send, extension): trailing headers."""
+    """``http.response.trailers`` (send, extension): trailing headers.
+
+    Example:
+        >>> event: HTTPResponseTrailersEvent = {"type": "http.response.trailers", "headers": []}
+        >>> sorted(HTTPResponseTrailersEvent.__required_keys__)
+        ['headers', 'type']
+    """
 
     type: Literal["http.response.trailers"]
     headers: Headers
@@ -187,14 +258,32 @@ class HTTPResponseTrailersEvent(TypedDict):
 
 
 class HTTPResponsePathsendEvent(TypedDict):
-    """``http.response.pathsend`` (send, extension): the server sends a file by path."""
+    """``http.response.pathsend`` (send, extension): the server sends a file by path.
+
+    Example:
+        >>> event: HTTPResponsePathsendEvent = (
+        ...     {"type": "http.response.pathsend", "path": "/srv/a.txt"}
+        ... )
+        >>> sorted(HTTPResponsePathsendEvent.__required_keys__)
+        ['path', 'type']
+    """
 
     type: Literal["http.response.pathsend"]
     path: str
 
 
 class HTTPResponseZeroCopySendEvent(TypedDict):
-    """``http.response.zerocopysend`` (send, extension): body from a file descriptor."""
+    """``http.response.zerocopysend`` (send, extension): body from a file descriptor.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as file:
+        ...     event: HTTPResponseZeroCopySendEvent = {
+        ...         "type": "http.response.zerocopysend", "file": file, "count": 0
+        ...     }
+        >>> sorted(HTTPResponseZeroCopySendEvent.__required_keys__)
+        ['file', 'type']
+    """
 
     type: Literal["http.response.zerocopysend"]
     file: SupportsFileno
@@ -204,21 +293,43 @@ class HTTPResponseZeroCopySendEvent(TypedDict):
 
 
 class HTTPResponseEarlyHintEvent(TypedDict):
-    """``http.response.early_hint`` (send, extension): a 103 with Link headers."""
+    """``http.response.early_hint`` (send, extension): a 103 with Link headers.
+
+    Example:
+        >>> event: HTTPResponseEarlyHintEvent = {
+        ...     "type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]
+        ... }
+        >>> sorted(HTTPResponseEarlyHintEvent.__required_keys__)
+        ['links', 'type']
+    """
 
     type: Literal["http.response.early_hint"]
     links: Iterable[bytes]
 
 
 class HTTPResponseDebugEvent(TypedDict):
-    """``http.response.debug`` (send, extension, test clients only)."""
+    """``http.response.debug`` (send, extension, test clients only).
+
+    Example:
+        >>> event: HTTPResponseDebugEvent = {"type": "http.response.debug", "info": {}}
+        >>> sorted(HTTPResponseDebugEvent.__required_keys__)
+        ['info', 'type']
+    """
 
     type: Literal["http.response.debug"]
     info: dict[str, object]
 
 
 class HTTPServerPushEvent(TypedDict):
-    """``http.response.push`` (send, extension): an HTTP/2 server push."""
+    """``http.response.push`` (send, extension): an HTTP/2 server push.
+
+    Example:
+        >>> event: HTTPServerPushEvent = (
+        ...     {"type": "http.response.push", "path": "/a.css", "headers": []}
+        ... )
+        >>> sorted(HTTPServerPushEvent.__required_keys__)
+        ['headers', 'path', 'type']
+    """
 
     type: Literal["http.response.push"]
     path: str
@@ -226,19 +337,37 @@ class HTTPServerPushEvent(TypedDict):
 
 
 class HTTPDisconnectEvent(TypedDict):
-    """``http.disconnect`` (receive): the connection is gone or the response is done."""
+    """``http.disconnect`` (receive): the connection is gone or the response is done.
+
+    Example:
+        >>> event: HTTPDisconnectEvent = {"type": "http.disconnect"}
+        >>> sorted(HTTPDisconnectEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["http.disconnect"]
 
 
 class WebSocketConnectEvent(TypedDict):
-    """``websocket.connect`` (receive): the handshake started."""
+    """``websocket.connect`` (receive): the handshake started.
+
+    Example:
+        >>> event: WebSocketConnectEvent = {"type": "websocket.connect"}
+        >>> sorted(WebSocketConnectEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["websocket.connect"]
 
 
 class WebSocketAcceptEvent(TypedDict):
-    """``websocket.accept`` (send): accept the handshake."""
+    """``websocket.accept`` (send): accept the handshake.
+
+    Example:
+        >>> event: WebSocketAcceptEvent = {"type": "websocket.accept", "subprotocol": None}
+        >>> sorted(WebSocketAcceptEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["websocket.accept"]
     subprotocol: NotRequired[str | None]
@@ -246,7 +375,13 @@ class WebSocketAcceptEvent(TypedDict):
 
 
 class WebSocketReceiveEvent(TypedDict):
-    """``websocket.receive`` in general form: exactly one of bytes/text is not None."""
+    """``websocket.receive`` in general form: exactly one of bytes/text is not None.
+
+    Example:
+        >>> event: WebSocketReceiveEvent = {"type": "websocket.receive", "text": "hi"}
+        >>> sorted(WebSocketReceiveEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["websocket.receive"]
     bytes: NotRequired[bytes | None]
@@ -254,7 +389,13 @@ class WebSocketReceiveEvent(TypedDict):
 
 
 class WebSocketReceiveBytesEvent(TypedDict):
-    """``websocket.receive`` carrying a binary message."""
+    """``websocket.receive`` carrying a binary message.
+
+    Example:
+        >>> event: WebSocketReceiveBytesEvent = {"type": "websocket.receive", "bytes": b"hi"}
+        >>> sorted(WebSocketReceiveBytesEvent.__required_keys__)
+        ['bytes', 'type']
+    """
 
     type: Literal["websocket.receive"]
     bytes: bytes
@@ -262,7 +403,13 @@ class WebSocketReceiveBytesEvent(TypedDict):
 
 
 class WebSocketReceiveTextEvent(TypedDict):
-    """``websocket.receive`` carrying a text message."""
+    """``websocket.receive`` carrying a text message.
+
+    Example:
+        >>> event: WebSocketReceiveTextEvent = {"type": "websocket.receive", "text": "hi"}
+        >>> sorted(WebSocketReceiveTextEvent.__required_keys__)
+        ['text', 'type']
+    """
 
     type: Literal["websocket.receive"]
     bytes: NotRequired[None]
@@ -270,7 +417,13 @@ class WebSocketReceiveTextEvent(TypedDict):
 
 
 class WebSocketSendEvent(TypedDict):
-    """``websocket.send`` in general form: exactly one of bytes/text is not None."""
+    """``websocket.send`` in general form: exactly one of bytes/text is not None.
+
+    Example:
+        >>> event: WebSocketSendEvent = {"type": "websocket.send", "bytes": b"hi"}
+        >>> sorted(WebSocketSendEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["websocket.send"]
     bytes: NotRequired[bytes | None]
@@ -278,7 +431,13 @@ class WebSocketSendEvent(TypedDict):
 
 
 class WebSocketSendBytesEvent(TypedDict):
-    """``websocket.send`` carrying a binary message."""
+    """``websocket.send`` carrying a binary message.
+
+    Example:
+        >>> event: WebSocketSendBytesEvent = {"type": "websocket.send", "bytes": b"hi"}
+        >>> sorted(WebSocketSendBytesEvent.__required_keys__)
+        ['bytes', 'type']
+    """
 
     type: Literal["websocket.send"]
     bytes: bytes
@@ -286,7 +445,13 @@ class WebSocketSendBytesEvent(TypedDict):
 
 
 class WebSocketSendTextEvent(TypedDict):
-    """``websocket.send`` carrying a text message."""
+    """``websocket.send`` carrying a text message.
+
+    Example:
+        >>> event: WebSocketSendTextEvent = {"type": "websocket.send", "text": "hi"}
+        >>> sorted(WebSocketSendTextEvent.__required_keys__)
+        ['text', 'type']
+    """
 
     type: Literal["websocket.send"]
     bytes: NotRequired[None]
@@ -294,7 +459,15 @@ class WebSocketSendTextEvent(TypedDict):
 
 
 class WebSocketResponseStartEvent(TypedDict):
-    """``websocket.http.response.start`` (send, denial extension)."""
+    """``websocket.http.response.start`` (send, denial extension).
+
+    Example:
+        >>> event: WebSocketResponseStartEvent = (
+        ...     {"type": "websocket.http.response.start", "status": 403}
+        ... )
+        >>> sorted(WebSocketResponseStartEvent.__required_keys__)
+        ['status', 'type']
+    """
 
     type: Literal["websocket.http.response.start"]
     status: int
@@ -302,7 +475,15 @@ class WebSocketResponseStartEvent(TypedDict):
 
 
 class WebSocketResponseBodyEvent(TypedDict):
-    """``websocket.http.response.body`` (send, denial extension)."""
+    """``websocket.http.response.body`` (send, denial extension).
+
+    Example:
+        >>> event: WebSocketResponseBodyEvent = (
+        ...     {"type": "websocket.http.response.body", "body": b"no"}
+        ... )
+        >>> sorted(WebSocketResponseBodyEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["websocket.http.response.body"]
     body: NotRequired[bytes]
@@ -310,7 +491,13 @@ class WebSocketResponseBodyEvent(TypedDict):
 
 
 class WebSocketDisconnectEvent(TypedDict):
-    """``websocket.disconnect`` (receive): the socket is closed."""
+    """``websocket.disconnect`` (receive): the socket is closed.
+
+    Example:
+        >>> event: WebSocketDisconnectEvent = {"type": "websocket.disconnect", "code": 1000}
+        >>> sorted(WebSocketDisconnectEvent.__required_keys__)
+        ['code', 'type']
+    """
 
     type: Literal["websocket.disconnect"]
     code: int
@@ -318,7 +505,13 @@ class WebSocketDisconnectEvent(TypedDict):
 
 
 class WebSocketCloseEvent(TypedDict):
-    """``websocket.close`` (send): close, or deny before accepting."""
+    """``websocket.close`` (send): close, or deny before accepting.
+
+    Example:
+        >>> event: WebSocketCloseEvent = {"type": "websocket.close", "code": 1000}
+        >>> sorted(WebSocketCloseEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["websocket.close"]
     code: NotRequired[int]
@@ -326,38 +519,78 @@ class WebSocketCloseEvent(TypedDict):
 
 
 class LifespanStartupEvent(TypedDict):
-    """``lifespan.startup`` (receive)."""
+    """``lifespan.startup`` (receive).
+
+    Example:
+        >>> event: LifespanStartupEvent = {"type": "lifespan.startup"}
+        >>> sorted(LifespanStartupEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["lifespan.startup"]
 
 
 class LifespanShutdownEvent(TypedDict):
-    """``lifespan.shutdown`` (receive)."""
+    """``lifespan.shutdown`` (receive).
+
+    Example:
+        >>> event: LifespanShutdownEvent = {"type": "lifespan.shutdown"}
+        >>> sorted(LifespanShutdownEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["lifespan.shutdown"]
 
 
 class LifespanStartupCompleteEvent(TypedDict):
-    """``lifespan.startup.complete`` (send)."""
+    """``lifespan.startup.complete`` (send).
+
+    Example:
+        >>> event: LifespanStartupCompleteEvent = {"type": "lifespan.startup.complete"}
+        >>> sorted(LifespanStartupCompleteEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["lifespan.startup.complete"]
 
 
 class LifespanStartupFailedEvent(TypedDict):
-    """``lifespan.startup.failed`` (send)."""
+    """``lifespan.startup.failed`` (send).
+
+    Example:
+        >>> event: LifespanStartupFailedEvent = (
+        ...     {"type": "lifespan.startup.failed", "message": "no db"}
+        ... )
+        >>> sorted(LifespanStartupFailedEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["lifespan.startup.failed"]
     message: NotRequired[str]
 
 
 class LifespanShutdownCompleteEvent(TypedDict):
-    """``lifespan.shutdown.complete`` (send)."""
+    """``lifespan.shutdown.complete`` (send).
+
+    Example:
+        >>> event: LifespanShutdownCompleteEvent = {"type": "lifespan.shutdown.complete"}
+        >>> sorted(LifespanShutdownCompleteEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["lifespan.shutdown.complete"]
 
 
 class LifespanShutdownFailedEvent(TypedDict):
-    """``lifespan.shutdown.failed`` (send)."""
+    """``lifespan.shutdown.failed`` (send).
+
+    Example:
+        >>> event: LifespanShutdownFailedEvent = (
+        ...     {"type": "lifespan.shutdown.failed", "message": "stuck"}
+        ... )
+        >>> sorted(LifespanShutdownFailedEvent.__required_keys__)
+        ['type']
+    """
 
     type: Literal["lifespan.shutdown.failed"]
     message: NotRequired[str]
@@ -400,7 +633,17 @@ ASGISendCallable = Callable[[ASGISendEvent], Awaitable[None]]
 
 
 class ASGI2Protocol(Protocol):
-    """An ASGI 2 application class: built with the scope, then awaited."""
+    """An ASGI 2 application class: built with the scope, then awaited.
+
+    Example:
+        >>> class Hello:
+        ...     def __init__(self, scope: Scope) -> None:
+        ...         self.scope = scope
+        ...     async def __call__(self, receive, send) -> None:
+        ...         await send({"type": "http.response.start", "status": 204})
+        ...         await send({"type": "http.response.body"})
+        >>> application: ASGI2Application = Hello
+    """
 
     def __init__(self, scope: Scope) -> None: ...
 

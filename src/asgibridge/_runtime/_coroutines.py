@@ -34,11 +34,24 @@ else:
     _MARKER = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
 
     def iscoroutinefunction(func: object) -> bool:
-        """True if ``func`` is an async function or was marked as one."""
+        """True if ``func`` is an async function or was marked as one.
+
+        Example:
+            >>> async def fetch() -> None: ...
+            >>> iscoroutinefunction(fetch), iscoroutinefunction(len)
+            (True, False)
+        """
         return asyncio.iscoroutinefunction(func)
 
     def markcoroutinefunction(func: _F) -> _F:
-        """Mark ``func`` so that `iscoroutinefunction` reports True for it."""
+        """Mark ``func`` so that `iscoroutinefunction` reports True for it.
+
+        Example:
+            >>> def handler():
+            ...     return asyncio.sleep(0)
+            >>> iscoroutinefunction(markcoroutinefunction(handler))
+            True
+        """
         func._is_coroutine = _MARKER  # type: ignore[attr-defined]
         return func
 

@@ -69,6 +69,10 @@ def runtime_stats() -> dict[str, int]:
 
     Keys: ``abandoned_calls`` (sync calls whose awaiting task was cancelled
     while they ran on), ``loop_threads``, ``pool_threads``, ``sticky_threads``.
+
+    Example:
+        >>> sorted(runtime_stats())
+        ['abandoned_calls', 'loop_threads', 'pool_threads', 'sticky_threads']
     """
     pool, sticky = _state.pool, _state.sticky_pool
     return {
@@ -104,6 +108,16 @@ def shutdown(timeout: float = 5.0) -> list[str]:
 
     Work submitted afterwards starts new threads lazily, so this is safe to
     call at any time (tests call it between tests).
+
+    Example:
+        >>> import asyncio
+        >>> from asgibridge.sync import sync_to_async
+        >>> asyncio.run(sync_to_async(abs)(-3))  # starts a worker thread
+        3
+        >>> shutdown()  # stops it: no thread is left running
+        []
+        >>> runtime_stats()["pool_threads"]
+        0
     """
     threads = stop_all_workers()
     with _state.lock:
