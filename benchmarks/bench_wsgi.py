@@ -6,11 +6,13 @@ Rows (issue 5's speed table); ``measure(impl)`` returns seconds per operation:
 - 50 concurrent requests to a view sleeping 5 ms (one scenario per batch);
 - a 50 MB upload in 64 KiB chunks read by the app (one upload per batch);
 - uvicorn serving the adapter, 16 keep-alive connections from an in-Python
-  client (raw sockets, one thread per connection, a fixed request count):
-  seconds per 200 response, so the goal is the inverse of the req/s goal.
-  asgiref answers many of these requests with a quick 500 (issue 5's
-  keep-alive bug): those are not counted as served, and the lines under the
-  row give both rates and the error counts;
+  client (`_wsgi_load`: raw sockets, one thread per connection, a fixed
+  request count): seconds per 2xx response, so the goal is the inverse of the
+  req/s goal. asgiref's adapter answers about every other keep-alive request
+  with a quick 500 and ``Connection: close`` (issue 5's keep-alive bug): the
+  client reads those responses like any other, counts them as non-2xx and
+  goes on with a new connection. The lines under the row give each side's
+  2xx/s and all-responses/s, the non-2xx count, and the ratio both ways;
 - the same with a view sleeping 10 ms;
 - AsgiToWsgi in-process GET: asgiref has no ASGI->WSGI adapter, so this
   row's "asgiref" column is a2wsgi's ``ASGIMiddleware``.
@@ -18,9 +20,8 @@ Rows (issue 5's speed table); ``measure(impl)`` returns seconds per operation:
 a2wsgi (``WSGIMiddleware``) is measured right after each asgibridge batch of
 the same row and printed under it as an ungraded line (`extra_lines`).
 
-Servers: one uvicorn subprocess per implementation, on a listening socket
-made here and passed down, started at first use and stopped at exit; it may use
-every CPU even when this process is pinned. Requests go to 127.0.0.1 only.
+Servers (`_wsgi_load`): one uvicorn subprocess per implementation (default
+settings, access log off), its log in a file; requests go to 127.0.0.1 only.
 
 Run alone: ``python benchmarks/bench_wsgi.py`` (``ASGIBRIDGE_BENCH_QUICK=1``
 for a smoke run).
@@ -29,26 +30,21 @@ for a smoke run).
 from __future__ import annotations
 
 import asyncio
-import atexit
 import gc
 import io
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import textwrap
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from tempfile import mkdtemp
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import Result, Row
+from _wsgi_load import load, load_lines
 
 __all__ = ("ROWS", "extra_lines")
 
@@ -246,6 +242,30 @@ def _upload_memory(impl: str) -> int:
         tracemalloc.stop()
 
 
+def _proc_status_kib(key: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _upload_rss_growth(impl: str) -> float | None:
+    """Peak resident memory growth in MiB during one upload (Linux only; else None).
+
+    Resets the process's high-water mark (``/proc/self/clear_refs``, "5"),
+    uploads, and compares the new mark with the resident size before.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        before = _proc_status_kib("VmRSS:")
+        _upload_once(impl, reader)
+        return (_proc_status_kib("VmHWM:") - before) / 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def _asgi_to_wsgi_get(impl: str) -> float:
     if impl == "asgibridge":
         from asgibridge.wsgi import AsgiToWsgi
@@ -294,186 +314,14 @@ def _asgi_to_wsgi_get(impl: str) -> float:
     return elapsed
 
 
-# -- uvicorn rows ---------------------------------------------------------------------------
-
-_SERVER_APP = """
-import time
-from {module} import {name} as Adapter
-
-def hello(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
-    return [b"hello"]
-
-def slow(environ, start_response):
-    if environ["PATH_INFO"] == "/slow":
-        time.sleep(0.01)
-    return hello(environ, start_response)
-
-app = Adapter(slow)
-"""
-_ADAPTERS = {
-    "asgiref": ("asgiref.wsgi", "WsgiToAsgi"),
-    "asgibridge": ("asgibridge.wsgi", "WsgiToAsgi"),
-    "a2wsgi": ("a2wsgi", "WSGIMiddleware"),
-}
-_servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
-
-
-def _server(impl: str) -> int:
-    """The port of this implementation's uvicorn (started at first use)."""
-    known = _servers.get(impl)
-    if known is not None and known[0].poll() is None:
-        return known[1]
-    folder = Path(mkdtemp(prefix=f"bench-wsgi-{impl}-"))
-    module, name = _ADAPTERS[impl]
-    (folder / "app.py").write_text(textwrap.dedent(_SERVER_APP.format(module=module, name=name)))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    port = listener.getsockname()[1]
-    # Not ``--fd``: uvicorn wraps that socket as AF_UNIX and asyncio then
-    # never sets TCP_NODELAY (Nagle + delayed ACK: 40 ms per response).
-    runner = (
-        "import socket, sys, uvicorn; sock = socket.socket(fileno=int(sys.argv[1])); "
-        "uvicorn.Server(uvicorn.Config('app:app', log_level='warning', access_log=False))"
-        ".run(sockets=[sock])"
-    )
-    command = [sys.executable, "-c", runner, str(listener.fileno())]
-    process = subprocess.Popen(command, cwd=folder, pass_fds=(listener.fileno(),))
-    listener.close()
-    if hasattr(os, "sched_setaffinity"):  # the server may use every CPU
-        os.sched_setaffinity(process.pid, range(os.cpu_count() or 1))
-    _servers[impl] = (process, port)
-    return port
-
-
-@atexit.register
-def _stop_servers() -> None:
-    for process, _ in _servers.values():
-        process.terminate()
-    for process, _ in _servers.values():
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _response_end(buffer: bytes) -> int | None:
-    """Where the first complete response in ``buffer`` ends (None: not complete yet).
-
-    Knows Content-Length and chunked bodies; a response with neither ends
-    when the server closes the connection (the caller handles that).
-    """
-    head_end = buffer.find(b"\r\n\r\n")
-    if head_end < 0:
-        return None
-    head = buffer[:head_end].lower()
-    if b"content-length:" in head:
-        length = int(head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-        end = head_end + 4 + length
-        return end if len(buffer) >= end else None
-    if b"chunked" in head:
-        last = buffer.find(b"\r\n0\r\n\r\n", head_end)
-        return last + 7 if last >= 0 else None
-    return None
-
-
-def _keep_alive_client(port: int, path: str, count: int, errors: list[str]) -> None:
-    """``count`` GETs, one at a time, on a keep-alive connection (reopened if closed).
-
-    asgiref's adapter answers some keep-alive requests with 500 and a closed
-    connection; those count as done requests and are reported as errors.
-    """
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    done = [0]
-    while done[0] < count:
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            try:
-                _requests_on(sock, request, count, done, errors)
-            except (ConnectionResetError, BrokenPipeError):
-                done[0] += 1  # reset mid-request: counts as one failed request
-                errors.append("reset")
-
-
-def _requests_on(
-    sock: socket.socket, request: bytes, count: int, done: list[int], errors: list[str]
-) -> None:
-    buffer = b""
-    while done[0] < count:
-        sock.sendall(request)
-        end = _response_end(buffer)
-        while end is None:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buffer += chunk
-            end = _response_end(buffer)
-        done[0] += 1
-        if not buffer.startswith(b"HTTP/1.1 200"):
-            errors.append(buffer[:12].decode(errors="replace") or "closed")
-        if end is None:
-            return  # the server closed the connection: the caller opens a new one
-        buffer = buffer[end:]
-
-
-_load_stats: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
-
-
-def _load(row: str, path: str, total: int) -> Callable[[str], float]:
-    """Seconds per *successful* request (a 500 is not a served request).
-
-    asgiref answers many keep-alive requests with a fast 500 (issue 5); those
-    are counted and reported beside the table, not as throughput.
-    """
-
-    def measure(impl: str) -> float:
-        port = _server(impl)
-        connections = 16
-        errors: list[str] = []
-        # The listening socket exists before the server: this waits in its
-        # backlog until the server accepts (no start-up polling), and warms it.
-        _keep_alive_client(port, path, 2, errors)
-        errors.clear()
-        per_client = max(1, (total // 4 if _quick() else total) // connections)
-        threads = [
-            threading.Thread(target=_keep_alive_client, args=(port, path, per_client, errors))
-            for _ in range(connections)
-        ]
-        start = _perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = _perf_counter() - start
-        sent = per_client * connections
-        _load_stats.setdefault((row, impl), []).append((sent, len(errors), elapsed))
-        return elapsed / max(1, sent - len(errors))
-
-    return measure
-
-
-def _load_lines(row: str) -> list[str]:
-    lines = []
-    for impl in ("asgiref", "asgibridge", "a2wsgi"):
-        stats = _load_stats.get((row, impl))
-        if not stats:
-            continue
-        sent = sum(s for s, _, _ in stats)
-        failed = sum(f for _, f, _ in stats)
-        seconds = sum(t for _, _, t in stats)
-        lines.append(
-            f"| {impl} (not graded) | {(sent - failed) / seconds:,.0f} ok req/s, "
-            f"{sent / seconds:,.0f} req/s with errors | {failed} of {sent} non-200 | | | |"
-        )
-    return lines
-
+# -- uvicorn rows: see _wsgi_load ---------------------------------------------------------
 
 _HELLO_ROW = "in-process GET through the adapter, hello-world app (pinned)"
 _SLEEPY_ROW = "50 concurrent requests to a view sleeping 5 ms"
 _UPLOAD_ROW = "50 MB upload in 64 KiB chunks: wall time"
-_UVICORN_HELLO = "uvicorn, hello, 16 connections: s per 200 response (goal >= 1.6x req/s)"
+_UVICORN_HELLO = "uvicorn, hello, 16 connections: s per 2xx response (goal >= 1.6x req/s)"
 _UVICORN_SLOW = (
-    "uvicorn, view sleeping 10 ms, 16 connections: s per 200 response (goal >= 10x req/s)"
+    "uvicorn, view sleeping 10 ms, 16 connections: s per 2xx response (goal >= 10x req/s)"
 )
 _A2W_ROW = "`AsgiToWsgi` in-process GET (the asgiref column is a2wsgi's ASGIMiddleware)"
 
@@ -481,11 +329,11 @@ ROWS = [
     Row(_HELLO_ROW, 0.50, _with_a2wsgi(_HELLO_ROW, _get_hello)),
     Row(_SLEEPY_ROW, 0.13, _with_a2wsgi(_SLEEPY_ROW, _concurrent_sleepy), unit="ms"),
     Row(_UPLOAD_ROW, 1.5, _with_a2wsgi(_UPLOAD_ROW, _upload), unit="ms"),
-    Row(_UVICORN_HELLO, 1 / 1.6, _with_a2wsgi(_UVICORN_HELLO, _load(_UVICORN_HELLO, "/", 3200))),
+    Row(_UVICORN_HELLO, 1 / 1.6, _with_a2wsgi(_UVICORN_HELLO, load(_UVICORN_HELLO, "/", 3200))),
     Row(
         _UVICORN_SLOW,
         1 / 10,
-        _with_a2wsgi(_UVICORN_SLOW, _load(_UVICORN_SLOW, "/slow", 480)),
+        _with_a2wsgi(_UVICORN_SLOW, load(_UVICORN_SLOW, "/slow", 480)),
         unit="ms",
     ),
     Row(_A2W_ROW, 0.70, _asgi_to_wsgi_get),
@@ -507,7 +355,7 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
                 f"| {a2wsgi / result.times['asgiref']:.2f}x of asgiref | | |"
             )
         if name in (_UVICORN_HELLO, _UVICORN_SLOW):
-            row_lines += _load_lines(name)
+            row_lines += load_lines(name)
         if name == _UPLOAD_ROW:
             starts = ", ".join(_notes.get(_UPLOAD_ROW, [])[-2:])
             memory = ", ".join(
@@ -518,6 +366,10 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
                 f"| app's first read, as a share of the wall time | {starts} | | | | |"
             )
             row_lines.append(f"| peak Python memory during one upload | {memory} | | | | |")
+            growth = {impl: _upload_rss_growth(impl) for impl in ("asgiref", "asgibridge")}
+            if None not in growth.values():
+                rss = ", ".join(f"{impl} +{mib:.1f} MiB" for impl, mib in growth.items())
+                row_lines.append(f"| peak RSS growth during one upload | {rss} | | | | |")
         if row_lines:
             lines[name] = row_lines
     return lines

@@ -211,3 +211,44 @@ def test_abandoned_sync_code_whose_loop_closed_can_still_call_async_to_sync() ->
     asyncio.run(drain())
     assert box.get("error") is None
     assert box["result"] == "ran on a live loop"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("listened", [False, True], ids=["plain", "with-a-listener"])
+async def test_executor_that_drops_queued_work_cancels_the_await(listened: bool) -> None:
+    # ThreadPoolExecutor.shutdown(cancel_futures=True) drops queued calls: the
+    # awaiting task is cancelled (as asgiref's run_in_executor does), not left waiting.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgibridge.instrumentation import HopInfo, add_hop_listener
+
+    ended: list[HopInfo] = []
+    gate = threading.Event()
+    started = threading.Event()
+
+    def first() -> str:
+        started.set()
+        gate.wait(JOIN)
+        return "ran"
+
+    executor = ThreadPoolExecutor(1)
+    listener = add_hop_listener(on_end=lambda info, _state: ended.append(info))
+    if not listened:
+        listener.remove()
+    with listener:
+        one = asyncio.ensure_future(
+            sync_to_async(first, thread_sensitive=False, executor=executor)()
+        )
+        two = asyncio.ensure_future(
+            sync_to_async(len, thread_sensitive=False, executor=executor)("queued")
+        )
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, JOIN)
+        executor.shutdown(wait=False, cancel_futures=True)
+        gate.set()
+        assert await one == "ran"
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(two, JOIN)  # a hang here fails, not the test run
+    executor.shutdown(wait=True)
+    dropped = [info for info in ended if info.function is len]
+    assert len(dropped) == (1 if listened else 0)
+    assert all(info.cancelled for info in dropped)  # listeners see the dropped call end

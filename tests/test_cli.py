@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from asgibridge._asgi._check_report import HTTP_EXTENSIONS, ClientGone
 from asgibridge._cli import main
-from asgibridge.validation import RULES
+from asgibridge.validation import RULES, run_check
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -192,3 +195,98 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+def test_the_scenarios_play_a_spec_following_server() -> None:
+    """What the app sees: lifespan around everything, the four HTTP requests, one websocket."""
+    seen: list[tuple[str, list[Any]]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        events: list[Any] = []
+        seen.append((scope["type"] + " " + scope.get("method", ""), events))
+        if scope["type"] == "lifespan":
+            for reply in ("lifespan.startup.complete", "lifespan.shutdown.complete"):
+                events.append((await receive())["type"])
+                scope["state"]["ready"] = True
+                await send({"type": reply})
+            return
+        if scope["type"] == "websocket":
+            events.append(await receive())
+            await send({"type": "websocket.accept"})
+            events.append(await receive())
+            events.append(await receive())
+            return
+        events.append(scope["state"])
+        events.append(sorted(scope["extensions"]))
+        while True:
+            message = await receive()
+            events.append(message)
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+        try:
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"done"})
+        except OSError as exc:  # spec 2.4: the client is gone
+            events.append(type(exc))
+            return
+        events.append(await receive())  # after the response: the server says it is over
+
+    result = run_check(app, timeout=5)
+    assert result.ok, result.format()
+    names = [name for name, _ in seen]
+    assert names == ["lifespan ", "http GET", "http HEAD", "http POST", "http POST", "websocket "]
+    lifespan, get, head, post, gone, ws = (events for _, events in seen)
+    assert lifespan == ["lifespan.startup", "lifespan.shutdown"]
+    done = {"type": "http.disconnect"}
+    for events in (get, head):
+        assert events[0] == {"ready": True}  # a copy of the lifespan state
+        assert events[1] == sorted(HTTP_EXTENSIONS)
+        assert events[2:] == [{"type": "http.request", "body": b"", "more_body": False}, done]
+    assert [(m["body"], m["more_body"]) for m in post[2:5]] == [
+        (b"first,", True),
+        (b"second,", True),
+        (b"third", False),
+    ]
+    assert post[5:] == [done]
+    # The client leaves mid-body: one chunk, then http.disconnect, then send() raises OSError.
+    assert gone[2:] == [
+        {"type": "http.request", "body": b"partial", "more_body": True},
+        done,
+        ClientGone,
+    ]
+    assert issubclass(ClientGone, OSError)
+    assert ws == [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "hello from asgibridge check"},
+        {"type": "websocket.disconnect", "code": 1000, "reason": ""},
+    ]
+    statuses = [(s.name, s.status) for s in result.scenarios]
+    assert statuses == [
+        ("lifespan startup", "ok"),
+        ("GET /", "ok"),
+        ("HEAD /", "ok"),
+        ("POST streamed body /", "ok"),
+        ("POST client disconnect /", "ok"),
+        ("websocket /", "ok"),
+        ("lifespan shutdown", "ok"),
+    ]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    read, write = os.pipe()
+    os.close(read)  # `| head` that has already quit: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "asgibridge", "check", "examples.check_broken_app:app"],
+            cwd=REPO,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipeError" not in done.stderr, done.stderr

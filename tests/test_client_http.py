@@ -112,6 +112,36 @@ def test_request_body_is_pulled_chunk_by_chunk() -> None:
     ]
 
 
+@pytest.mark.asyncio
+async def test_request_body_is_pulled_chunk_by_chunk_async() -> None:
+    log: list[str] = []
+
+    @http_only
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            log.append(f"app got {message['body']!r} more={message['more_body']}")
+            if not message["more_body"]:
+                break
+        await start(send)
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in (b"one", b"two"):
+            log.append(f"client made {chunk!r}")
+            yield chunk
+
+    async with AsyncTestClient(app) as client:
+        assert (await client.post("/", content=body())).text == "done"
+    assert log == [
+        "client made b'one'",
+        "app got b'one' more=True",
+        "client made b'two'",
+        "app got b'two' more=True",
+        "app got b'' more=False",
+    ]
+
+
 def infinite_stream_app(record: dict[str, Any]) -> Any:
     @http_only
     async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -154,6 +184,25 @@ async def test_stream_chunks_arrive_before_the_app_finishes_async() -> None:
         assert await anext(chunks) == b"first"
         gate.set()
         assert await anext(chunks) == b"second"
+
+
+def test_stream_chunks_arrive_before_the_app_finishes_sync() -> None:
+    gates: list[asyncio.Event] = []  # made on the client's loop thread, by the app
+
+    @http_only
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        gate = asyncio.Event()
+        gates.append(gate)
+        await start(send)
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await gate.wait()  # only the test can open this, after it saw "first"
+        await send({"type": "http.response.body", "body": b"second"})
+
+    with TestClient(app) as client, client.stream("GET", "/") as response:
+        chunks = response.iter_bytes()
+        assert next(chunks) == b"first"
+        client.portal().loop.call_soon_threadsafe(gates[0].set)
+        assert next(chunks) == b"second"
 
 
 @pytest.mark.asyncio

@@ -114,6 +114,18 @@ app = Starlette(
 )
 
 
+async def recorded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The app, recording how each http call of it ended (cancelled, raised, returned)."""
+    try:
+        await app(scope, receive, send)
+    except BaseException as exc:
+        if scope["type"] == "http":
+            EVENTS.setdefault("exits", []).append(type(exc).__name__)
+        raise
+    if scope["type"] == "http":
+        EVENTS.setdefault("exits", []).append("returned")
+
+
 @pytest.fixture(autouse=True)
 def _clear_events() -> None:
     EVENTS.clear()
@@ -127,7 +139,7 @@ def test_lifespan_state_reaches_requests() -> None:
 
 
 def test_endless_event_stream_is_read_while_it_streams() -> None:
-    with TestClient(app) as client, client.stream("GET", "/events") as response:
+    with TestClient(recorded) as client, client.stream("GET", "/events") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = []
         for line in response.iter_lines():
@@ -136,11 +148,13 @@ def test_endless_event_stream_is_read_while_it_streams() -> None:
             if len(lines) == 3:
                 break
     assert lines == ["data: 0", "data: 1", "data: 2"]
+    # Closing mid-stream disconnected Starlette (its send raised), it was not cancelled.
+    assert EVENTS["exits"] == ["ClientDisconnect"]
 
 
 @pytest.mark.asyncio
 async def test_endless_event_stream_async() -> None:
-    async with AsyncTestClient(app) as client, client.stream("GET", "/events") as response:
+    async with AsyncTestClient(recorded) as client, client.stream("GET", "/events") as response:
         seen = []
         async for line in response.aiter_lines():
             if line:
@@ -148,6 +162,7 @@ async def test_endless_event_stream_async() -> None:
             if len(seen) == 2:
                 break
     assert seen == ["data: 0", "data: 1"]
+    assert EVENTS["exits"] == ["ClientDisconnect"]
 
 
 def test_streamed_upload_arrives_in_chunks() -> None:

@@ -6,11 +6,18 @@ Sync sessions (`TestClient.websocket_connect`) and async ones
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from asgibridge.exceptions import ClientDisconnected, WebSocketClosed, WebSocketDenied
+from asgibridge._asgi import _client_websocket
+from asgibridge.exceptions import (
+    ApplicationTimeoutError,
+    ClientDisconnected,
+    WebSocketClosed,
+    WebSocketDenied,
+)
 from asgibridge.testing import AsyncTestClient, TestClient
 
 Scope = dict[str, Any]
@@ -199,3 +206,68 @@ def test_receive_text_on_binary_frame_is_a_type_error() -> None:
         ws.send_bytes(b"binary")
         with pytest.raises(TypeError, match="text frame"):
             ws.receive_text()
+
+
+@pytest.mark.asyncio
+async def test_close_before_accept_is_a_403_denial_async() -> None:
+    async def refuse(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+    async with AsyncTestClient(refuse) as client:
+        with pytest.raises(WebSocketDenied) as info:
+            async with client.websocket_connect("/ws"):
+                pass
+    assert info.value.status_code == 403
+
+
+def stubborn_app(release: list[asyncio.Event]) -> Any:
+    """Ignores the client's close and swallows one cancellation; returns once released."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        event = asyncio.Event()
+        release.append(event)
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            await event.wait()
+        except asyncio.CancelledError:
+            await event.wait()  # the bug under test: it goes on after cancellation
+
+    return app
+
+
+@pytest.mark.asyncio
+async def test_app_ignoring_close_and_cancellation_is_reported_async(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_client_websocket, "_CANCEL_GRACE", 0.05)
+    release: list[asyncio.Event] = []
+    async with AsyncTestClient(stubborn_app(release), timeout=0.05) as client:
+        session = client.websocket_connect("/ws")
+        with pytest.raises(ApplicationTimeoutError, match="must not swallow CancelledError"):
+            async with session:
+                pass
+        await session.close()  # reported once; closing again does not wait again
+        release[0].set()
+        task = session.exchange.task
+        assert task is not None
+        await asyncio.wait({task}, timeout=5)
+        assert task.done()
+
+
+def test_app_ignoring_close_and_cancellation_is_reported_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_client_websocket, "_CANCEL_GRACE", 0.05)
+    release: list[asyncio.Event] = []
+    with TestClient(stubborn_app(release), timeout=0.05) as client:
+        session = client.websocket_connect("/ws")
+        with pytest.raises(ApplicationTimeoutError, match="must not swallow CancelledError"):
+            with session:
+                pass
+        session.close()
+        client.portal().loop.call_soon_threadsafe(release[0].set)

@@ -127,8 +127,10 @@ async def test_app_exception_comes_out_of_receive_output_unchained() -> None:
 async def test_app_exception_comes_out_of_wait_and_send_input() -> None:
     comm = ApplicationCommunicator(failing_app, {"type": "test"})
     await comm.send_input({"type": "go"})
-    with pytest.raises(Boom):
+    with pytest.raises(Boom) as info:
         await comm.wait()
+    frames = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+    assert "failing_app" in frames
     with pytest.raises(Boom):
         await comm.send_input({"type": "again"})
     with pytest.raises(Boom):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -147,3 +149,70 @@ async def test_time_left_takes_the_nearest_deadline() -> None:
         left = await sync_to_async(outer)()
     assert left is not None
     assert 0 < left <= 10
+
+
+# -- inside a sync generator driven by sync_iter_to_async -----------------------------
+
+
+@pytest.mark.asyncio
+@needs_timeout  # Task.cancelling() is 3.11+
+async def test_check_cancelled_in_a_generator_follows_the_consumer() -> None:
+    from asgibridge.sync import sync_iter_to_async
+
+    produced = threading.Event()
+    cancelled = threading.Event()
+    seen: list[str] = []
+
+    def rows() -> Iterator[int]:
+        yield 0
+        produced.set()
+        cancelled.wait(10)  # the consumer is cancelled meanwhile
+        try:
+            check_cancelled()
+        except asyncio.CancelledError:
+            seen.append("raised")
+            raise
+        seen.append("not raised")
+        yield 1
+
+    async def consume() -> None:
+        # aclosing: the cancelled consumer closes the bridge, which waits for the batch
+        async with contextlib.aclosing(sync_iter_to_async(rows(), buffer=4)) as agen:
+            async for _ in agen:
+                await asyncio.Event().wait()  # stuck after the first item
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.get_running_loop().run_in_executor(None, produced.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0)  # the cancellation reaches the consumer
+    cancelled.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["raised"]
+
+
+@pytest.mark.asyncio
+async def test_check_cancelled_in_a_generator_of_a_live_consumer_does_nothing() -> None:
+    from asgibridge.sync import sync_iter_to_async
+
+    def rows() -> Iterator[int]:
+        for i in range(3):
+            check_cancelled()
+            yield i
+
+    assert [i async for i in sync_iter_to_async(rows(), buffer=1)] == [0, 1, 2]
+
+
+@pytest.mark.asyncio
+@needs_timeout
+async def test_time_left_in_a_generator_is_the_consumers_deadline() -> None:
+    from asgibridge.sync import sync_iter_to_async
+
+    def budgets() -> Iterator[float | None]:
+        yield time_left()
+
+    assert [b async for b in sync_iter_to_async(budgets())] == [None]
+    async with asyncio.timeout(30):  # type: ignore[attr-defined,unused-ignore]
+        (left,) = [b async for b in sync_iter_to_async(budgets())]
+    assert left is not None
+    assert 0 < left <= 30

@@ -154,7 +154,9 @@ EVENTLET_CHILD = """
     import asyncio, threading
     import asgibridge
     from asgibridge.exceptions import GreenThreadsError
-    from asgibridge.sync import async_to_sync, sync_iter_to_async, sync_to_async
+    from asgibridge.sync import (
+        async_iter_to_sync, async_to_sync, sync_iter_to_async, sync_to_async,
+    )
 
     async def inner():
         await asyncio.sleep(0)
@@ -162,15 +164,24 @@ EVENTLET_CHILD = """
 
     async def outer():
         loop_thread = await sync_to_async(async_to_sync(inner))()
+        pooled = await sync_to_async(threading.current_thread, thread_sensitive=False)()
         items = [i async for i in sync_iter_to_async(range(4), buffer=2)]
-        return loop_thread, items
+        return loop_thread, pooled.name, items
+
+    async def agen():
+        for i in range(3):
+            yield i
 
     try:
-        loop_thread, items = async_to_sync(outer)()
+        loop_thread, pooled, items = async_to_sync(outer)()
+        sync_items = list(async_iter_to_sync(agen()))
     except GreenThreadsError as exc:
         print("ERROR:", exc)
     else:
-        print("OK", loop_thread.startswith("asgibridge-loop"), items)
+        print(
+            "OK", loop_thread.startswith("asgibridge-loop"), pooled.startswith("asgibridge-pool"),
+            items, sync_items,
+        )
     asgibridge.shutdown()
 """
 
@@ -188,4 +199,4 @@ def test_eventlet_patching_threads_fails_at_first_use() -> None:
 def test_eventlet_patching_without_threads_runs_the_bridge() -> None:
     result = run_child(EVENTLET_CHILD.replace("{kwargs}", "thread=False"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "OK True [0, 1, 2, 3]"
+    assert result.stdout.strip() == "OK True True [0, 1, 2, 3] [0, 1, 2]"

@@ -107,10 +107,36 @@ async def test_raise_mode_checks_how_the_app_returned() -> None:
 async def test_warn_mode_warns_and_passes_messages_on() -> None:
     server = FakeServer()
     guarded = guard(body_first_app, mode="warn")
-    with pytest.warns(AsgiSpecWarning, match=r"http\.order\.body-before-start"):
+    with pytest.warns(AsgiSpecWarning, match=r"http\.order\.body-before-start") as record:
         await guarded(http_scope(), server.receive, server.send)
     assert server.sent == [BODY, START, BODY]
     assert guarded.report.rule_ids() == ["http.order.body-before-start"]
+    # The warning points at the app's own send() call, not into the validator.
+    (warning,) = record
+    assert warning.filename == __file__
+    assert warning.lineno == body_first_app.__code__.co_firstlineno + 1
+
+
+@pytest.mark.asyncio
+async def test_warn_mode_points_every_kind_of_violation_at_the_app() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": "200"})  # a key check
+        await send(BODY)
+        await send(BODY)  # an order check
+
+    guarded = guard(app, mode="warn")
+    server = FakeServer()
+    with pytest.warns(AsgiSpecWarning) as record:
+        await guarded(http_scope(), server.receive, server.send)
+    first = app.__code__.co_firstlineno
+    assert [(w.filename, w.lineno) for w in record] == [
+        (__file__, first + 1),
+        (__file__, first + 3),
+    ]
+    assert guarded.report.rule_ids() == [
+        "http.response.start.status.type",
+        "http.order.after-response-complete",
+    ]
 
 
 @pytest.mark.asyncio

@@ -1,9 +1,10 @@
 """asgibridge's own adapters checked by the spec validator (issue 6, "checked against real apps").
 
-`WsgiToAsgi` is an ASGI *app*: the check command drives it through its HTTP,
-lifespan and websocket scenarios and every app rule applies. `AsgiToWsgi` is an
-ASGI *server* for the app it wraps: guarding that inner app checks every
-server rule against what the adapter delivers (scopes, ``receive`` events).
+`WsgiToAsgi` and `LifespanMiddleware` are ASGI *apps*: the check command drives
+them through its HTTP, lifespan and websocket scenarios and every app rule
+applies. `AsgiToWsgi` and `LifespanManager` are ASGI *servers* for the app they
+wrap: guarding that inner app checks every server rule against what the
+adapter delivers (scopes, ``receive`` events).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import wsgiref.util
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
+from asgibridge.lifespan import LifespanManager, LifespanMiddleware
 from asgibridge.validation import Report, guard, run_check
 from asgibridge.wsgi import AsgiToWsgi, WsgiToAsgi
 
@@ -75,4 +79,41 @@ def test_asgi_to_wsgi_breaks_no_server_rule() -> None:
     finally:
         adapter.close()
     assert statuses == ["200 OK"] * 3
+    assert report.ok, [str(v) for v in report.violations]
+
+
+def test_lifespan_middleware_breaks_no_app_rule() -> None:
+    calls: list[str] = []
+
+    async def start(state: dict[str, Any]) -> None:
+        calls.append("startup")
+        state["pool"] = "ready"
+
+    def stop(state: dict[str, Any]) -> None:  # a sync hook: run through sync_to_async
+        calls.append(f"shutdown {state['pool']}")
+
+    app = LifespanMiddleware(WsgiToAsgi(_wsgi_app), on_startup=start, on_shutdown=stop)
+    result = run_check(app)
+    assert result.ok, result.format()
+    statuses = {s.name: s.status for s in result.scenarios}
+    assert statuses["lifespan startup"] == statuses["lifespan shutdown"] == "ok"
+    assert calls == ["startup", "shutdown ready"]
+
+
+def test_lifespan_middleware_reports_a_failing_hook_by_the_spec() -> None:
+    def broken(state: dict[str, Any]) -> None:
+        raise RuntimeError("no database")
+
+    result = run_check(LifespanMiddleware(WsgiToAsgi(_wsgi_app), on_startup=broken))
+    startup = result.scenarios[0]
+    # lifespan.startup.failed is a spec-following answer: an error, not a violation.
+    assert (startup.status, startup.violations) == ("error", [])
+    assert startup.notes == ["answered lifespan.startup.failed"]
+
+
+@pytest.mark.asyncio
+async def test_lifespan_manager_breaks_no_server_rule() -> None:
+    report = Report()
+    async with LifespanManager(guard(_asgi_app, mode="collect", report=report)) as manager:
+        assert manager.supported
     assert report.ok, [str(v) for v in report.violations]

@@ -274,12 +274,21 @@ async def test_thread_sensitive_context_exited_while_work_is_queued() -> None:
     def second() -> str:
         return "second"
 
+    def where() -> int:
+        return threading.get_ident()
+
     async with ThreadSensitiveContext():
+        context_thread = await sync_to_async(where)()
         one = asyncio.ensure_future(sync_to_async(first)())
         two = asyncio.ensure_future(sync_to_async(second)())
+        three = asyncio.ensure_future(sync_to_async(where)())
         await asyncio.sleep(0)
-    gate.set()  # the context exited with both calls queued or running
+    # The exit returned without waiting: the work is still queued behind `first`.
+    assert not any(task.done() for task in (one, two, three))
+    gate.set()
     assert await asyncio.gather(one, two) == ["first", "second"]
+    assert await three == context_thread  # ran where the context's work ran
+    assert await sync_to_async(where)() != context_thread  # the thread went back
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -318,3 +327,138 @@ def test_forked_child_does_not_reuse_the_parents_loop() -> None:
     _, status = os.waitpid(pid, 0)
     assert output == b"42"
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# -- what a report names --------------------------------------------------------
+
+
+def _line_after(marker: str) -> int:
+    """The line number of the line following ``# marker`` in this file."""
+    with open(__file__, encoding="utf-8") as source:
+        for number, line in enumerate(source, start=1):
+            if line.strip() == f"# {marker}":
+                return number + 1
+    raise AssertionError(f"no line marked {marker!r}")
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("hang_raise")
+async def test_sync_to_async_call_site_is_the_innermost_user_frame() -> None:
+    # Task.get_stack() stops at the task's own coroutine; the call is two awaits in.
+    release = threading.Event()
+
+    def slow_query() -> None:
+        release.wait(JOIN)
+
+    async def repository() -> None:
+        # s2a call site
+        await sync_to_async(slow_query, thread_sensitive=False)()
+
+    async def view() -> None:
+        await repository()
+
+    try:
+        with pytest.raises(BridgeDeadlockError) as info:
+            await view()
+    finally:
+        release.set()
+    text = str(info.value)
+    assert f"called from: {__file__}:{_line_after('s2a call site')} in repository" in text
+    await _drain()
+
+
+@pytest.mark.usefixtures("hang_raise")
+def test_async_to_sync_report_shows_where_the_coroutine_waits() -> None:
+    async def inner() -> None:
+        # the coroutine waits here
+        await asyncio.Event().wait()
+
+    async def outer() -> None:
+        await inner()
+
+    with pytest.raises(BridgeDeadlockError) as info:
+        # a2s call site
+        async_to_sync(outer)()
+    text = str(info.value)
+    site = f"called from: {__file__}:{_line_after('a2s call site')} in "
+    assert site + "test_async_to_sync_report_shows_where_the_coroutine_waits" in text
+    assert "the coroutine is at:" in text
+    waits_at = f'File "{__file__}", line {_line_after("the coroutine waits here")}, in inner'
+    assert waits_at in text
+    assert "await asyncio.Event().wait()" in text
+
+
+@pytest.mark.usefixtures("hang_raise")
+def test_async_to_sync_that_gave_up_cancels_its_coroutine() -> None:
+    cancelled = threading.Event()
+
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(BridgeDeadlockError):
+        async_to_sync(stuck)()
+    assert cancelled.wait(JOIN)  # it does not run on, unobserved
+
+
+@pytest.mark.usefixtures("hang_raise")
+def test_abandoned_coroutine_ending_later_leaves_the_next_call_alone() -> None:
+    # The loop is this thread's persistent loop, reused by the next call: when
+    # the abandoned coroutine (which swallows its cancellation) ends during that
+    # call, its end must not clean up the loop (cancelling the next call).
+    box: dict[str, asyncio.Event] = {}
+
+    async def stubborn() -> None:
+        box["release"] = release = asyncio.Event()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # swallowed: it keeps going
+
+    with pytest.raises(BridgeDeadlockError):
+        async_to_sync(stubborn)()
+
+    async def next_call() -> str:
+        box["release"].set()
+        for _ in range(10):  # the abandoned task ends meanwhile
+            await asyncio.sleep(0)
+        return "not cancelled"
+
+    assert async_to_sync(next_call)() == "not cancelled"
+
+
+@pytest.mark.asyncio
+async def test_a_thread_that_died_running_the_call_is_reported() -> None:
+    # A Python thread cannot be killed from Python; a C extension can end one
+    # (pthread_exit). Simulated: the call's record names a thread that is gone.
+    import contextlib
+
+    from asgibridge.exceptions import WorkerDiedError
+    from asgibridge.instrumentation import HopInfo, add_thread_handler
+
+    gone = threading.Thread(target=lambda: None)
+    gone.start()
+    gone.join()
+    release = threading.Event()
+
+    @contextlib.contextmanager
+    def thread_vanishes(info: HopInfo) -> Iterator[None]:
+        info.thread_ident = gone.ident if gone.ident not in sys._current_frames() else -1
+        yield
+
+    def work() -> None:
+        release.wait(JOIN)
+
+    previous = asgibridge.configure(hang_timeout=30.0, health_interval=0.02)
+    try:
+        with add_thread_handler(thread_vanishes), pytest.raises(WorkerDiedError) as info:
+            await sync_to_async(work, thread_sensitive=False)()
+    finally:
+        release.set()
+        asgibridge.configure(**previous)
+    assert isinstance(info.value, RuntimeError)
+    assert "died while running it" in str(info.value)
+    await _drain()

@@ -243,3 +243,34 @@ async def test_thread_handlers_also_wrap_a_custom_thread_handler_subclass() -> N
     with add_thread_handler(around):
         assert await ChannelsStyle(work)() == 5
     assert order == ["subclass", "handler", "run"]
+
+
+def test_nothing_registered_builds_nothing_for_instrumentation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "Zero cost when nothing is registered": the plain paths never build a
+    # HopInfo nor a TracedHop. Made to fail loudly if they did; then shown to
+    # be reached once a listener is registered (so the check itself works).
+    from asgibridge._runtime import _async_to_sync, _sync_to_async
+
+    built: list[str] = []
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        built.append(str(args[:1]))
+        raise AssertionError("instrumentation object built with nothing registered")
+
+    monkeypatch.setattr(_sync_to_async, "HopInfo", forbidden)
+    monkeypatch.setattr(_sync_to_async, "TracedHop", forbidden)
+    monkeypatch.setattr(_async_to_sync, "HopInfo", forbidden)
+
+    async def outer() -> int:
+        return await sync_to_async(double)(2) + await sync_to_async(
+            double, thread_sensitive=False
+        )(1)
+
+    assert not _state.traced
+    assert async_to_sync(outer)() == 6
+    assert built == []
+    with add_hop_listener(on_end=lambda info, _: None), pytest.raises(AssertionError):
+        async_to_sync(outer)()
+    assert built

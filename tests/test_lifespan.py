@@ -127,6 +127,48 @@ async def test_startup_timeout() -> None:
 
 
 @pytest.mark.asyncio
+async def test_startup_timeout_without_receive_suggests_no_lifespan() -> None:
+    async def ignores_scope(scope: Scope, receive: Any, send: Any) -> None:
+        await asyncio.Event().wait()  # waits for something else, never for lifespan.startup
+
+    with pytest.raises(ApplicationTimeoutError, match="never called receive") as info:
+        await LifespanManager(ignores_scope, startup_timeout=0.05).startup()
+    assert "LifespanMiddleware" in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_shutdown_timeout_cancels_the_app() -> None:
+    cancelled: list[bool] = []
+
+    async def slow_to_stop(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        try:
+            await asyncio.Event().wait()  # never answers lifespan.shutdown
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    with pytest.raises(ApplicationTimeoutError, match="shutdown_timeout"):
+        async with LifespanManager(slow_to_stop, shutdown_timeout=0.05):
+            pass
+    assert cancelled == [True]
+
+
+def test_sync_face_reports_unsupported_and_stops_its_loop() -> None:
+    async def django_like(scope: Scope, receive: Any, send: Any) -> None:
+        raise ValueError("Django can only handle ASGI/HTTP connections, not lifespan.")
+
+    manager = LifespanManager(django_like)
+    with pytest.raises(LifespanUnsupportedError, match="LifespanMiddleware"):
+        with manager:
+            pass
+    assert manager.loop is None
+    assert manager.supported is False
+
+
+@pytest.mark.asyncio
 async def test_shutdown_failures() -> None:
     with pytest.raises(LifespanShutdownError, match="flush failed"):
         async with LifespanManager(lifespan_app([], shutdown="fail")):

@@ -6,10 +6,11 @@ first moment, so there is no start-up polling, and the port is never raced.
 Every request loop is bounded in count, every wait in time, and the server
 is stopped in a ``finally`` (terminate, then kill).
 
-Covered: uvicorn (default settings, the keep-alive regression of issue 5) and
-hypercorn serving `WsgiToAsgi`; gunicorn (sync and gthread, 2 workers) and
-waitress serving `AsgiToWsgi`; Flask through `WsgiToAsgi` in process; Django
-through `WsgiToAsgi` under uvicorn (a subprocess: it calls
+Covered: uvicorn (default settings, the keep-alive regression of issue 5, a
+client leaving a streamed response) and hypercorn serving `WsgiToAsgi`;
+gunicorn (sync and gthread, 2 workers) and waitress serving `AsgiToWsgi`;
+Flask through `WsgiToAsgi` in process; Django through `WsgiToAsgi` under
+uvicorn (a subprocess: it calls
 ``install_as_asgiref()`` before importing Django).
 """
 
@@ -90,11 +91,27 @@ def _statuses(url: str, requests: int, clients: int, path: str = "/") -> list[in
 # -- WsgiToAsgi under ASGI servers ------------------------------------------------------------
 
 WSGI_APP = """
-import time
+import threading, time
 from asgibridge.wsgi import WsgiToAsgi
+
+closed = threading.Event()
+
+class Endless:
+    def __iter__(self):
+        return self
+    def __next__(self):
+        return b"x" * 4096
+    def close(self):
+        closed.set()
 
 def wsgi(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/endless":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Endless()
+    if path == "/endless-closed":  # waits (bounded) for the endless body's close()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"closed" if closed.wait(10) else b"still iterated"]
     if path == "/upload":
         total = 0
         while True:
@@ -170,6 +187,19 @@ def test_uvicorn_serves_slow_views_in_parallel(tmp_path: Path) -> None:
     with serving(tmp_path, WSGI_APP, _uvicorn) as (url, _):
         statuses = _statuses(url, requests=64, clients=16, path="/slow")
         assert statuses == [200] * 64
+
+
+def test_uvicorn_client_disconnect_stops_a_stream(tmp_path: Path) -> None:
+    # uvicorn drops sends after a disconnect silently: only receive() tells.
+    with serving(tmp_path, WSGI_APP, _uvicorn) as (url, where):
+        with httpx.Client(base_url=url, timeout=WAIT) as client:
+            with client.stream("GET", "/endless") as response:
+                received = 0
+                for chunk in response.iter_raw():
+                    received += len(chunk)
+                    if received > 1 << 20:
+                        break  # leaving early closes the connection
+            assert client.get("/endless-closed").text == "closed", _log(where)
 
 
 @pytest.mark.skipif(not _have("hypercorn"), reason="hypercorn is not installed")

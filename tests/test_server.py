@@ -158,3 +158,45 @@ async def test_unimplemented_methods_raise() -> None:
         await server.handle()
     with pytest.raises(NotImplementedError):
         await server.application_send({}, {})
+
+
+@pytest.mark.asyncio
+async def test_failing_exception_reporter_stops_the_server() -> None:
+    handle_cancelled: list[bool] = []
+    reports: list[BaseException] = []
+
+    class BrokenReporter(StatelessServer):
+        async def handle(self) -> None:
+            self.get_or_create_application_instance("a", {"id": "a"}).put_nowait("crash")
+            try:
+                await asyncio.Event().wait()  # serves forever
+            except asyncio.CancelledError:
+                handle_cancelled.append(True)
+                raise
+
+        async def application_send(self, scope: Scope, message: Any) -> None:
+            pass
+
+        async def application_exception(
+            self, exception: BaseException, application_details: dict[str, Any]
+        ) -> None:
+            reports.append(exception)
+            raise RuntimeError("reporter broke")
+
+    server = BrokenReporter(echo)
+    with pytest.raises(RuntimeError, match="reporter broke"):
+        await asyncio.wait_for(server.arun(), 10)
+    assert handle_cancelled == [True]  # it did not go on serving without crash reports
+    assert len(reports) == 1  # reported once, not again at exit
+    assert isinstance(reports[0], ValueError)
+    assert not server.application_instances
+
+
+def test_uses_no_deprecated_loop_api() -> None:
+    import inspect
+
+    from asgibridge._asgi import _stateless_server
+
+    source = inspect.getsource(_stateless_server)
+    for name in ("get_event_loop", "set_event_loop", "new_event_loop", "get_event_loop_policy"):
+        assert name not in source

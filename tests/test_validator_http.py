@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,13 @@ ALL_EXT = {
         "http.response.debug",
     )
 }
+
+
+class Descriptor:
+    """A file object with an OS descriptor (stdin's number), as zero-copy send needs."""
+
+    def fileno(self) -> int:
+        return 0
 
 
 def test_a_plain_exchange_breaks_no_rule() -> None:
@@ -247,7 +255,7 @@ def test_extension_events_need_the_extension() -> None:
             [
                 send(START),
                 send(
-                    {"type": "http.response.zerocopysend", "file": io.BytesIO(), "more_body": True}
+                    {"type": "http.response.zerocopysend", "file": Descriptor(), "more_body": True}
                 ),
                 send({"type": "http.response.body"}),
                 RETURN,
@@ -258,10 +266,15 @@ def test_extension_events_need_the_extension() -> None:
             [send(START), send({"type": "http.response.zerocopysend", "file": b"data"})],
             ["http.response.zerocopysend.file.type"],
         ),
+        # "An opened file descriptor object ... (e.g. not BytesIO)"
+        (
+            [send(START), send({"type": "http.response.zerocopysend", "file": io.BytesIO()})],
+            ["http.response.zerocopysend.file.type"],
+        ),
         (
             [
                 send(START),
-                send({"type": "http.response.zerocopysend", "file": io.BytesIO(), "offset": -1}),
+                send({"type": "http.response.zerocopysend", "file": Descriptor(), "offset": -1}),
             ],
             ["http.response.zerocopysend.offset.non-negative"],
         ),
@@ -349,3 +362,11 @@ def test_raise_mode_leaves_the_state_as_it_was() -> None:
     validator.send(START)
     validator.send(BODY)
     assert validator.complete
+
+
+def test_zerocopysend_needs_an_open_file_with_a_descriptor(tmp_path: Path) -> None:
+    scope = http_scope(extensions=ALL_EXT)
+    with (tmp_path / "f").open("wb+") as file:
+        event = {"type": "http.response.zerocopysend", "file": file, "count": 0}
+        assert run(scope, send(START), send(event), RETURN) == []
+    assert run(scope, send(START), send(event)) == ["http.response.zerocopysend.file.type"]

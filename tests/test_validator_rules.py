@@ -15,6 +15,14 @@ from asgibridge._asgi._validator_rules import key_rule_ids
 from asgibridge.exceptions import AppSpecError, AsgiBridgeError, AsgiSpecError, ServerSpecError
 from asgibridge.validation import RULES, SPEC, Violation, WebSocketValidator, validator_for
 
+
+class Descriptor:
+    """A file object with an OS descriptor (stdin's number), as zero-copy send needs."""
+
+    def fileno(self) -> int:
+        return 0
+
+
 GOOD: dict[str, Any] = {
     "str": "x",
     "bytes": b"x",
@@ -26,7 +34,7 @@ GOOD: dict[str, Any] = {
     "server_addr": ("h", 1),
     "str_iterable": ["a"],
     "bytes_iterable": [b"a"],
-    "file": io.BytesIO(),
+    "file": Descriptor(),
 }
 BAD: dict[str, Any] = {
     "str": 1,
@@ -39,7 +47,7 @@ BAD: dict[str, Any] = {
     "server_addr": 1,
     "str_iterable": "x",
     "bytes_iterable": b"x",
-    "file": b"x",
+    "file": io.BytesIO(),  # has fileno(), but no descriptor behind it
 }
 SCOPES = {"http": http_scope, "websocket": ws_scope, "lifespan": lifespan_scope}
 

@@ -9,5 +9,6 @@ from ._install import install_as_asgiref
 from ._runtime._lifecycle import configure, runtime_stats, shutdown
 
 __version__ = "0.1.0"
+"""The version of asgibridge (PEP 440)."""
 
 __all__ = ("__version__", "configure", "install_as_asgiref", "runtime_stats", "shutdown")

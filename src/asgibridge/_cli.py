@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -84,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # an --ignore pattern that names no rule
         print(f"asgibridge check: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(result.format())
+    text = json.dumps(result.as_dict(), indent=2) if args.json else result.format()
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head`: the reader left early; no traceback for that
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the flush at exit would raise again
     return 0 if result.ok else 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from asgibridge.typing import (
     ASGIReceiveEvent,
+    ASGISendCallable,
     ASGISendEvent,
     HTTPResponseStartEvent,
     HTTPScope,
+    TLSExtension,
     WebSocketDisconnectEvent,
 )
 
@@ -42,3 +44,14 @@ bad_version: HTTPScope = {
     "query_string": b"",
     "headers": [],
 }  # E
+str_close_code: ASGISendEvent = {"type": "websocket.close", "code": "1000"}  # E
+no_file: ASGISendEvent = {"type": "http.response.zerocopysend"}  # E
+links_bytes: ASGISendEvent = {"type": "http.response.early_hint", "links": b"</a.css>"}  # E
+no_trailer_headers: ASGISendEvent = {"type": "http.response.trailers"}  # E
+bytes_message: ASGISendEvent = {"type": "lifespan.startup.failed", "message": b"db"}  # E
+str_denial_body: ASGISendEvent = {"type": "websocket.http.response.body", "body": "no"}  # E
+tls_partial: TLSExtension = {"server_cert": None}  # E
+
+
+async def send_str_body(send: ASGISendCallable) -> None:
+    await send({"type": "http.response.body", "body": "text"})  # E

@@ -14,6 +14,7 @@ from asgibridge.typing import (
     HTTPRequestEvent,
     HTTPScope,
     LifespanScope,
+    TLSExtension,
     WebSocketCloseEvent,
     WebSocketReceiveEvent,
     WebSocketScope,
@@ -53,6 +54,19 @@ scope: HTTPScope = {
 }
 ws_scope: WebSocketScope = {"type": "websocket", "asgi": {}, "path": "/", "headers": []}
 lifespan_scope: LifespanScope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+tls: TLSExtension = {"server_cert": None, "tls_version": 0x0304, "cipher_suite": None}
+https_scope: HTTPScope = {
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.5"},
+    "http_version": "2",
+    "method": "GET",
+    "scheme": "https",
+    "path": "/",
+    "query_string": b"",
+    "headers": [],
+    "server": ("/run/app.sock", None),
+    "extensions": {"tls": {"server_cert": None, "tls_version": 0x0304, "cipher_suite": None}},
+}
 
 
 def narrow(event: ASGIReceiveEvent) -> None:

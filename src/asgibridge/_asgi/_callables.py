@@ -26,6 +26,12 @@ def is_double_callable(application: object) -> bool:
     is the first call); otherwise anything whose call is not a coroutine
     function is taken as ASGI 2.
 
+    Args:
+        application: an ASGI application (function, instance or class).
+
+    Returns:
+        True for an ASGI 2 application, False for an ASGI 3 one.
+
     Example:
         >>> async def app(scope, receive, send): ...
         >>> is_double_callable(app)
@@ -46,6 +52,13 @@ def is_double_callable(application: object) -> bool:
 def double_to_single_callable(application: _App) -> Callable[..., Awaitable[Any]]:
     """Wrap an ASGI 2 app so that it can be called the ASGI 3 way.
 
+    Args:
+        application: an ASGI 2 application: ``application(scope)`` returns a
+            coroutine function taking ``(receive, send)``.
+
+    Returns:
+        An ASGI 3 application: ``await app(scope, receive, send)``.
+
     Example:
         >>> class Legacy:
         ...     def __init__(self, scope): self.scope = scope
@@ -62,6 +75,13 @@ def double_to_single_callable(application: _App) -> Callable[..., Awaitable[Any]
 
 def guarantee_single_callable(application: _App) -> _App:
     """Return ``application`` in ASGI 3 form, wrapping it if it is ASGI 2.
+
+    Args:
+        application: an ASGI 2 or ASGI 3 application.
+
+    Returns:
+        ``application`` itself if it is ASGI 3 (see `is_double_callable`),
+        else `double_to_single_callable` of it.
 
     Example:
         >>> async def app(scope, receive, send): ...

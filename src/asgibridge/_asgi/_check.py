@@ -54,6 +54,12 @@ def load_app(target: str) -> Any:
 
     The current directory is put on ``sys.path`` first, so local modules load.
 
+    Args:
+        target: ``"pkg.module:attr"``; ``attr`` may be dotted, and defaults to ``app``.
+
+    Returns:
+        The object named (normally an ASGI application).
+
     Raises:
         ImportError: the module cannot be imported.
         AttributeError: the module has no such attribute.
@@ -280,6 +286,14 @@ async def check_app(
 
 def run_check(app: Any, **options: Any) -> CheckResult:
     """`check_app` on a new event loop (``asyncio.run``); for scripts and the CLI.
+
+    Args:
+        app: the ASGI application to check.
+        **options: passed to `check_app` (``path``, ``websocket_path``, ``timeout``,
+            ``target``, ``ignore``).
+
+    Returns:
+        The `CheckResult` of every scenario.
 
     Example:
         >>> async def app(scope, receive, send): raise ValueError("nothing here")

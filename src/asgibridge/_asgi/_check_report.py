@@ -49,6 +49,12 @@ class ClientGone(OSError):
 class ScenarioResult:
     """What happened in one scenario.
 
+    Attributes:
+        name: the scenario, e.g. ``"GET /"`` or ``"lifespan startup"``.
+        status: ``"ok"``, ``"skipped"``, ``"violations"``, ``"error"`` or ``"timeout"``.
+        violations: the spec violations seen, in order.
+        notes: remarks that are not violations (e.g. "the app has no lifespan").
+
     Example:
         >>> import asyncio
         >>> from asgibridge.validation import check_app
@@ -82,6 +88,11 @@ class ScenarioResult:
 @dataclass
 class CheckResult:
     """The outcome of `check_app`: one `ScenarioResult` per scenario.
+
+    Attributes:
+        target: what was checked (the ``module:attr`` string, or the app's name).
+        ignored: rule ids that were not reported.
+        scenarios: one result per scenario, in the order they ran.
 
     Example:
         >>> import asyncio

@@ -268,8 +268,24 @@ class TestClient(httpx.Client):
 class AsyncTestClient(httpx.AsyncClient):
     """An async httpx client that talks to an ASGI app on the current event loop.
 
-    Same arguments as `TestClient`. ``async with`` runs lifespan startup and
-    shutdown; ``websocket_connect`` returns an `AsyncWebSocketSession`.
+    ``async with`` runs lifespan startup and shutdown; ``websocket_connect``
+    returns an `AsyncWebSocketSession`.
+
+    Args:
+        app: the ASGI application (2 or 3).
+        base_url: the URL requests are relative to (its host is the server).
+        raise_app_exceptions: re-raise the app's exceptions in the test
+            (default) instead of answering 500 like a server.
+        root_path: ``scope["root_path"]`` (``scope["path"]`` stays the full path).
+        client: ``scope["client"]``.
+        lifespan: ``"auto"``, ``"on"`` or ``"off"``, as for `TestClient`.
+        validate: True / ``"raise"``, ``"warn"``, ``"collect"`` or False, as
+            for `TestClient`.
+        timeout: httpx timeout; its read part bounds every wait for the app.
+        startup_timeout: seconds for the lifespan startup answer.
+        shutdown_timeout: seconds for the lifespan shutdown answer.
+        follow_redirects: follow redirects the app answers (httpx's option).
+        **kwargs: passed to `httpx.AsyncClient` (headers, cookies, auth, ...).
 
     Example:
         >>> import asyncio

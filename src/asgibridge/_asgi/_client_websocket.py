@@ -11,7 +11,9 @@ opens the session; ``websocket.close`` before accepting is a 403 denial;
 the scope) is a denial with that status, headers and body. A denial raises
 `WebSocketDenied`; a close by the application raises `WebSocketClosed` from
 ``receive*``. Leaving the ``with`` block closes the session (code 1000) and
-waits for the application to return, re-raising its exception.
+waits for the application to return, re-raising its exception; an application
+that does not return within the read timeout is cancelled, and one that
+ignores the cancellation too is reported (`ApplicationTimeoutError`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Literal
 
 import httpx
 
-from .._errors import WebSocketClosed, WebSocketDenied
+from .._errors import ApplicationTimeoutError, WebSocketClosed, WebSocketDenied
 from ._client_exchange import AppDone, WebSocketExchange, WsEvent, from_disconnect
 from ._client_portal import Portal
 from ._client_scope import ClientConfig, build_scope, read_timeout
@@ -35,6 +37,7 @@ __all__ = ("AsyncWebSocketSession", "WebSocketSession")
 
 _ABNORMAL = 1006  # close code when the app returned without closing (RFC 6455 7.4.1)
 _ERROR = 1011  # close code when the app raised (RFC 6455 7.4.1)
+_CANCEL_GRACE = 5.0  # seconds a cancelled application gets to actually stop
 Mode = Literal["text", "binary"]
 
 
@@ -56,6 +59,8 @@ class _Session:
         self._denial: dict[str, Any] | None = None
         self._denial_body = b""
         self._raised = False
+        self._gave_up = False  # the app ignored the cancellation that ended the session
+        self._gave_up_reported = False
 
     def _timeout_error(self, what: str) -> httpx.ReadTimeout:
         return httpx.ReadTimeout(
@@ -63,6 +68,19 @@ class _Session:
             f"({self.request.url.path}).",
             request=self.request,
         )
+
+    def _after_end(self) -> None:
+        """Report how the session ended: the app's exception, or an app that would not stop."""
+        if self.done is not None:
+            self._raise_app_error(self.done)
+        elif self._gave_up and not self._gave_up_reported:
+            self._gave_up_reported = True
+            raise ApplicationTimeoutError(
+                f"the WebSocket application did not return within {self.timeout} s after the "
+                f"client closed ({self.request.url.path}), and ignored its cancellation for "
+                f"{_CANCEL_GRACE} s.",
+                "It must return on websocket.disconnect and must not swallow CancelledError.",
+            )
 
     def _raise_app_error(self, done: AppDone) -> None:
         """Raise the app's exception, once (not again when the session exits)."""
@@ -178,6 +196,13 @@ class _Session:
 class AsyncWebSocketSession(_Session):
     """A WebSocket session with an ASGI app on the current loop (``async with``).
 
+    Made by `AsyncTestClient.websocket_connect`, not by hand.
+
+    Args:
+        config: the client's settings (app, validation, timeouts).
+        request: the handshake request (URL, headers, cookies) the scope is built from.
+        subprotocols: offered in ``scope["subprotocols"]``.
+
     Example:
         >>> async def echo(scope, receive, send):
         ...     await receive()  # websocket.connect
@@ -264,12 +289,11 @@ class AsyncWebSocketSession(_Session):
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close from the client side and wait for the app to return (idempotent)."""
         await self._end(code, reason)
-        if self.done is not None:
-            self._raise_app_error(self.done)
+        self._after_end()
 
     async def _end(self, code: int, reason: str = "") -> None:
         task = self.exchange.task
-        if task is None or self.done is not None:
+        if task is None or self.done is not None or self._gave_up:
             return
         if not self.exchange.disconnected:
             self.exchange.client_send(
@@ -278,12 +302,22 @@ class AsyncWebSocketSession(_Session):
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
         await asyncio.wait({task}, timeout=self.timeout)
-        await stop_task(task)
-        self.done = AppDone(task)
+        if await stop_task(task, _CANCEL_GRACE):
+            self.done = AppDone(task)
+        else:
+            self._gave_up = True
 
 
 class WebSocketSession(_Session):
     """A WebSocket session with an ASGI app on the client's loop thread (``with``).
+
+    Made by `TestClient.websocket_connect`, not by hand.
+
+    Args:
+        config: the client's settings (app, validation, timeouts).
+        request: the handshake request (URL, headers, cookies) the scope is built from.
+        subprotocols: offered in ``scope["subprotocols"]``.
+        portal: the client's loop thread, where the app runs.
 
     Example:
         >>> async def echo(scope, receive, send):
@@ -375,17 +409,16 @@ class WebSocketSession(_Session):
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close from the client side and wait for the app to return (idempotent)."""
         self._end(code, reason)
-        if self.done is not None:
-            self._raise_app_error(self.done)
+        self._after_end()
 
     def _end(self, code: int, reason: str = "") -> None:
-        if self.done is not None or not self.portal.alive():
+        if self.done is not None or self._gave_up or not self.portal.alive():
             return
         message = {"type": "websocket.disconnect", "code": code, "reason": reason}
         self.portal.call_soon(self.exchange.client_send, message)
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
-        for seconds, cancel in ((self.timeout, False), (5.0, True)):
+        for seconds, cancel in ((self.timeout, False), (_CANCEL_GRACE, True)):
             if cancel:
                 self.portal.call_soon(self.exchange.cancel)
             deadline = time.monotonic() + seconds
@@ -398,3 +431,4 @@ class WebSocketSession(_Session):
                     self.done = event
             if self.done is not None:
                 return
+        self._gave_up = True

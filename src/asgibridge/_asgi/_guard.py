@@ -23,6 +23,7 @@ the app may now stop half-way.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, Literal
@@ -165,7 +166,7 @@ class GuardedApp:
     def _warn(self, violation: Violation) -> None:
         if violation.rule.id not in self.ignore:
             self.report.add(violation)
-            warnings.warn(AsgiSpecWarning(str(violation)), stacklevel=4)
+            warnings.warn(AsgiSpecWarning(str(violation)), stacklevel=_outside_level())
 
     async def __call__(
         self, scope: MutableMapping[str, Any], receive: _Receive, send: _Send
@@ -198,6 +199,21 @@ class GuardedApp:
             validator.app_returned(exc)
             raise
         validator.app_returned(None)
+
+
+# Modules whose frames a warning skips, so that it points at the app's own
+# ``send()`` / ``receive()`` call (the validator reports from varying depths).
+_INTERNAL = (__name__, "asgibridge._asgi._validator")
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` of the first frame, above the caller, outside the guard and validator."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(_INTERNAL):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def expand_ignore(patterns: Iterable[str]) -> frozenset[str]:

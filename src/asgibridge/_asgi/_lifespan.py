@@ -15,7 +15,8 @@ answers startup tells the cases apart:
   (`LifespanUnsupportedError`; the spec's "raise an exception" signal);
 - ``lifespan.startup.failed``, or raised/returned after receive(): startup
   failed (`LifespanStartupError` with the app's message or exception);
-- no answer in time: `ApplicationTimeoutError`; the app is cancelled.
+- no answer in time: `ApplicationTimeoutError`; the app is cancelled (the
+  message says so when it never even called receive()).
 """
 
 from __future__ import annotations
@@ -133,11 +134,19 @@ class LifespanManager:
             pass
         assert self._task is not None
         stopped = await stop_task(self._task)
-        raise ApplicationTimeoutError(
-            f"lifespan {phase} did not complete within {timeout} s.",
+        hint = (
             f"The application never answered lifespan.{phase}"
             + ("" if stopped else " and ignores cancellation")
-            + f"; raise {phase}_timeout if it is only slow.",
+            + f"; raise {phase}_timeout if it is only slow."
+        )
+        if self._receives == 0:  # it never asked for lifespan.startup
+            hint += (
+                " It never called receive(): an app that does not speak lifespan should be "
+                "wrapped in asgibridge.lifespan.LifespanMiddleware, or run without lifespan "
+                "(TestClient(app, lifespan='off'))."
+            )
+        raise ApplicationTimeoutError(
+            f"lifespan {phase} did not complete within {timeout} s.", hint
         )
 
     async def startup(self) -> dict[str, Any]:

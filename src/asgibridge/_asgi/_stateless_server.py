@@ -16,7 +16,9 @@ Differences from asgiref, all behind the same names:
   ``application_exception``, which logs with the full traceback on the
   ``asgibridge.server`` logger.
 - ``arun()`` stops its checker and cancels the instances it leaves behind
-  when ``handle()`` returns or fails, instead of leaving tasks running.
+  when ``handle()`` returns or fails, instead of leaving tasks running; a
+  checker that fails (a raising ``application_exception``) stops ``handle()``
+  and its exception is raised from ``arun()``.
 - ``run()`` is ``asyncio.run(self.arun())``: no loop is made current, no
   deprecated loop API, so it works the same on 3.10 through 3.14+.
 """
@@ -87,17 +89,37 @@ class StatelessServer:
     async def arun(self) -> None:
         """Run ``handle()`` and the application checker until ``handle()`` returns.
 
+        If the checker fails (an ``application_exception`` override raised),
+        ``handle()`` is cancelled and the checker's exception raised: a server
+        that can no longer report crashed instances must not go on silently.
+
         Raises:
-            Exception: whatever ``handle()`` raised.
+            Exception: whatever ``handle()`` (or the checker) raised.
         """
         checker = asyncio.ensure_future(self.application_checker())
+        handler = asyncio.ensure_future(self.handle())
         try:
-            await self.handle()
+            await asyncio.wait({checker, handler}, return_when=asyncio.FIRST_COMPLETED)
+            if not handler.done() and _failed(checker):
+                handler.cancel()
+                await asyncio.wait({handler}, timeout=_STOP_GRACE)
+                checker.result()  # raises the checker's exception
+            await handler
         finally:
-            checker.cancel()
-            await asyncio.wait({checker}, timeout=_STOP_GRACE)
+            await self._stop_tasks(handler, checker)
             await self._sweep()  # report instances that crashed since the last sweep
             await self._stop_all_instances()
+
+    @staticmethod
+    async def _stop_tasks(*tasks: asyncio.Future[Any]) -> None:
+        pending = {task for task in tasks if not task.done()}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=_STOP_GRACE)
+        for task in tasks:  # retrieve outcomes: no "exception never retrieved" logs
+            if task.done() and not task.cancelled():
+                task.exception()
 
     async def handle(self) -> None:
         """Read from the source and feed application instances (override this)."""
@@ -175,12 +197,13 @@ class StatelessServer:
             future = details["future"]
             if not future.done():
                 continue
+            # Forget it first: a reporter that raises must not get it again.
+            if self.application_instances.get(scope_id) is details:
+                del self.application_instances[scope_id]
             if not future.cancelled():
                 exception = future.exception()
                 if exception is not None:
                     await self.application_exception(exception, details)
-            if self.application_instances.get(scope_id) is details:
-                del self.application_instances[scope_id]
 
     async def application_exception(
         self, exception: BaseException, application_details: dict[str, Any]
@@ -194,12 +217,8 @@ class StatelessServer:
         )
 
     async def _stop_all_instances(self) -> None:
-        futures = [d["future"] for d in self.application_instances.values()]
-        pending = [f for f in futures if not f.done()]
-        for future in pending:
-            future.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=_STOP_GRACE)
-        for future in futures:  # retrieve outcomes: no "exception never retrieved" logs
-            if future.done() and not future.cancelled():
-                future.exception()
+        await self._stop_tasks(*(d["future"] for d in self.application_instances.values()))
+
+
+def _failed(task: asyncio.Future[Any]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is not None

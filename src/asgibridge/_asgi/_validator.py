@@ -5,10 +5,11 @@ Entry point `validator_for(scope)`; the machines live in `_validator_http`,
 `_validator_base`, the key checks in `_validator_checks`, and the rule
 catalogue in `_validator_rules`.
 
-Rules: no asyncio, no threading, no I/O (``tests/test_validator_sans_io.py``
-checks the imports). The caller (the guard, the ``check`` command, a server,
-a test) owns the connection and calls `ConnectionValidator.send` /
-`ConnectionValidator.receive` in the order the messages happened.
+Rules: no asyncio, no threading, no I/O (``tests/test_spec_data.py`` checks
+the imports, and runs this module in a process that must stay free of both).
+The caller (the guard, the ``check`` command, a server, a test) owns the
+connection and calls `ConnectionValidator.send` / `ConnectionValidator.receive`
+in the order the messages happened.
 """
 
 from __future__ import annotations

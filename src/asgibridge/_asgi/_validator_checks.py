@@ -59,6 +59,18 @@ def _is_iterable_of(value: object, item_type: type) -> bool:
     return all(isinstance(item, item_type) for item in value)
 
 
+def _has_descriptor(value: object) -> bool:
+    """A file object whose ``fileno()`` gives an OS descriptor (Zero Copy Send: "not BytesIO")."""
+    fileno = getattr(value, "fileno", None)
+    if not callable(fileno):
+        return False
+    try:
+        fd = fileno()  # reads an attribute of the file object: no I/O
+    except (OSError, ValueError):  # io.UnsupportedOperation (BytesIO), or a closed file
+        return False
+    return isinstance(fd, int) and not isinstance(fd, bool) and fd >= 0
+
+
 KIND_CHECKS: Mapping[str, Callable[[object], bool]] = MappingProxyType(
     {
         "str": lambda v: isinstance(v, str),
@@ -71,7 +83,7 @@ KIND_CHECKS: Mapping[str, Callable[[object], bool]] = MappingProxyType(
         "server_addr": lambda v: _is_pair(v, port_optional=True),
         "str_iterable": lambda v: _is_iterable_of(v, str),
         "bytes_iterable": lambda v: _is_iterable_of(v, bytes),
-        "file": lambda v: callable(getattr(v, "fileno", None)),
+        "file": _has_descriptor,
         "any": lambda v: True,
     }
 )

@@ -13,7 +13,7 @@ into a tuple.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._validator_checks_base import CheckContext, describe
 
@@ -41,18 +41,30 @@ def _has_ctl(text: bytes) -> bool:
     return b"\r" in text or b"\n" in text or b"\x00" in text
 
 
+def _first_ctl(items: Iterable[Any]) -> str:
+    """The detail for the first header holding CR, LF or NUL (the rare, slow path)."""
+    for name, val in items:  # pairs of bytes: the caller checked them
+        if _has_ctl(name) or _has_ctl(val):
+            return f"header {name!r} holds CR, LF or NUL (header injection)"
+    raise AssertionError("no header holds CR, LF or NUL")  # pragma: no cover
+
+
 def check_headers(plan: KeyPlan, value: object, ctx: CheckContext, event_type: str | None) -> bool:
     """Check a headers value against its type and the plan's named header checks.
 
     Returns:
         False when the value is not a headers iterable (its type rule was flagged).
     """
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+    items: tuple[object, ...] | list[object] | None
+    if type(value) is list or type(value) is tuple:  # the usual case, without ABC checks
+        items = value
+    elif isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
         ctx.flag(plan.rule_type, f"`{plan.name}` is {describe(value)}", event_type)
         return False
-    items = _items(value)
-    if items is None:
-        return True
+    else:
+        items = _items(value)
+        if items is None:
+            return True
     lower, pseudo, ctl, secws = plan.header_checks
     found: dict[str, str] = {}
     for item in items:
@@ -67,12 +79,14 @@ def check_headers(plan: KeyPlan, value: object, ctx: CheckContext, event_type: s
             found.setdefault("lowercase-names", f"header name {name!r} is not lowercased")
         if pseudo and name[:1] == b":":
             found.setdefault("no-pseudo", f"pseudo header {name!r} is present")
-        if ctl and (_has_ctl(val) or _has_ctl(name)):
-            found.setdefault("no-ctl", f"header {name!r} holds CR, LF or NUL (header injection)")
         if secws and name.lower() == b"sec-websocket-protocol":
             found.setdefault(
                 "no-sec-websocket-protocol", "sec-websocket-protocol is set as a header"
             )
+    # CR/LF/NUL: one scan of all names and values joined, in C, instead of six
+    # `in` tests per header in Python; the slow path names the header.
+    if ctl and items and _has_ctl(b"".join(map(b"".join, items))):  # type: ignore[arg-type]
+        found.setdefault("no-ctl", _first_ctl(items))
     for check, detail in found.items():
         ctx.flag(plan.rule_ids[check], detail, event_type)
     return True

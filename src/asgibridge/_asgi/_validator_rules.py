@@ -140,7 +140,7 @@ KIND_NAMES: Mapping[str, str] = MappingProxyType(
         "server_addr": "a [host: str, port: int | None] pair",
         "str_iterable": "an iterable of str (not a str)",
         "bytes_iterable": "an iterable of bytes (not bytes)",
-        "file": "a file object with a fileno()",
+        "file": "an open file object with an OS descriptor (fileno() works: not BytesIO)",
         "any": "any value",
     }
 )

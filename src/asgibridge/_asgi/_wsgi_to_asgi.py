@@ -16,7 +16,7 @@ Theory of operation, per HTTP request (all on the server's task for it):
 4. A *reader* task receives the rest of the body ahead of the app's reads
    (bounded), and afterwards watches for ``http.disconnect``. It starts only
    when the body has more than one message, or when a response is streamed
-   (second wait on the thread after the headers went out): short requests
+   (a second batch was sent and the thread still runs): short requests
    create no task at all.
 
 Why the server's ``send`` is only ever called from this task: asgiref sends
@@ -310,11 +310,15 @@ class _Pump:
                     send_error = await self._send_batch(messages)
                 channel.credit(nbytes)
                 batches += 1
+                if batches == 2 and self._reader is None and not future.done():
+                    # A streamed response: watch for disconnects. Here, not only
+                    # after an empty take(): an app that always stays ahead
+                    # never leaves one, and servers such as uvicorn drop sends
+                    # after a disconnect silently (only receive() tells).
+                    self.start_reader(-1)
                 continue
             if future.done():
                 break
-            if batches >= 2 and self._reader is None:
-                self.start_reader(-1)  # a streamed response: watch for disconnects
             await channel.wait()
         tail = future.result()  # the app's exception, if any, goes to the server
         if send_error is None and tail and not channel.failed:

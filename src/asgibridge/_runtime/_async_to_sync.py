@@ -142,7 +142,7 @@ class AsyncToSync(Generic[_P, _R]):
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
                 loop.call_soon_threadsafe(call.start)
-                executor._serve(call.health_check)
+                call.wait()
             finally:
                 if loop_thread is not None:
                     _loop_executors.pop(loop, None)
@@ -242,7 +242,28 @@ def async_to_sync(
 ):
     """Turn an async callable into a sync one (decorator, with or without arguments).
 
-    See `AsyncToSync` for the arguments and which loop runs the coroutine.
+    Args:
+        awaitable: an async function (or any callable returning an awaitable);
+            omit it to get a decorator (``@async_to_sync(force_new_loop=True)``).
+        force_new_loop: do not run on the outer event loop even when called
+            inside a sync function run by sync_to_async; use a loop of this
+            thread instead.
+
+    Returns:
+        An `AsyncToSync` wrapper (a sync callable with ``awaitable``'s
+        signature that returns the coroutine's result), or, without
+        ``awaitable``, a decorator making one.
+
+    Raises:
+        AsyncToSyncInLoopError: (when the wrapper is called) this thread runs
+            an event loop: await the function instead (a RuntimeError).
+        LoopUnavailableError: (when called) the loop running the coroutine
+            was closed or stopped before it finished.
+        BridgeDeadlockError: (when called) the call outlived ``hang_timeout``
+            in hang_mode "raise" (see `asgibridge.configure`).
+
+    Warns:
+        NonAsyncCallableWarning: ``awaitable`` is not marked as async.
 
     Example:
         >>> @async_to_sync

@@ -7,6 +7,15 @@ context copy; `_task_done` (loop thread) records the outcome, cancels what
 the call left running on a loop of its own, and then ends the caller's serve
 loop. The caller re-raises or returns the outcome.
 
+When the caller gives up instead (a health check raised: a hang report in
+mode "raise", a dead loop; or KeyboardInterrupt), `wait` *abandons* the call:
+the caller's executor stops accepting work (thread-sensitive work the
+coroutine submits later goes to an enclosing caller or raises
+`ExecutorGoneError` instead of waiting for a thread that left), the task is
+cancelled on its loop, and its end no longer cleans up the loop, which by
+then may be running another call of the same thread (it would cancel that
+call's tasks).
+
 Rules: the task runs *in* the copied context on 3.11+ (``context=``), so its
 changes land there for `carry_back`; on 3.10 a wrapper coroutine captures
 them. The caller's health check runs on its own thread and only reads.
@@ -64,6 +73,7 @@ class AsyncCall:
     """State shared by the waiting sync caller and the task running its coroutine."""
 
     __slots__ = (
+        "abandoned",
         "captured",
         "coro",
         "ctx",
@@ -104,6 +114,7 @@ class AsyncCall:
         self.waiter = threading.current_thread()
         self.started_at = time.monotonic()
         self.stopped_seen = 0
+        self.abandoned = False
 
     # -- loop thread ----------------------------------------------------------
 
@@ -136,7 +147,7 @@ class AsyncCall:
             self.outcome = (task.result(), None)
         except BaseException as exc:
             self.outcome = (None, exc)
-        if self.loop_thread is None:
+        if self.loop_thread is None or self.abandoned:
             self.executor._finish()
             return
         # A loop of our own: cancel what the call left running, as asyncio.run does.
@@ -149,7 +160,31 @@ class AsyncCall:
         gathered = asyncio.gather(*leftovers, return_exceptions=True)
         gathered.add_done_callback(lambda _f: self.executor._finish())
 
+    def _cancel_abandoned(self) -> None:
+        # Loop thread; queued after `start`, so the task exists unless start failed.
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+
     # -- caller thread ----------------------------------------------------------
+
+    def wait(self) -> None:
+        """Serve the caller's executor until the call ends; abandon the call on error."""
+        try:
+            self.executor._serve(self.health_check)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        # Set before the caller releases its loop: `_task_done` must not clean
+        # up a loop that another call may be using by then.
+        self.abandoned = True
+        self.executor._finish()
+        try:
+            self.loop.call_soon_threadsafe(self._cancel_abandoned)
+        except RuntimeError:
+            pass  # the loop is closed: the task will never run again
 
     def result_context(self) -> contextvars.Context:
         return self.captured if self.captured is not None else self.ctx

@@ -7,7 +7,8 @@ raises ``asyncio.CancelledError`` once the task awaiting it was cancelled, and
 Theory of operation: nothing is recorded on the bridge's hot path. The
 current thread's ``tls.hop`` is the sync_to_async call it runs; the task
 awaiting it is found through the hop's future (the task registered its wakeup
-callback there), and an async_to_sync call between two hops is found through
+callback there; a `TaskHop`, an iterator batch nobody awaits, names the
+consumer's task instead), and an async_to_sync call between two hops is found through
 the task's done callbacks (`AsyncCall._task_done`), whose ``hop`` is the outer
 call. Walking that chain makes both functions see across nested hops
 (sync_to_async -> async_to_sync -> sync_to_async). Deadlines are the loop's
@@ -30,7 +31,7 @@ from typing import Any, cast
 
 from . import _state
 from ._call import AsyncCall
-from ._hop import Hop
+from ._hop import Hop, TaskHop
 from ._timeout import timeout as _bridge_timeout
 
 __all__ = ("check_cancelled", "time_left")
@@ -59,6 +60,8 @@ def _task_in(callbacks: list[Any]) -> asyncio.Task[Any] | None:
 
 
 def _awaiting_task(hop: Hop) -> asyncio.Task[Any] | None:
+    if isinstance(hop, TaskHop):  # nobody awaits its future: it names its task
+        return hop.task
     future = hop.future
     task = _task_in(_callbacks(future))
     if task is not None or future.done():
@@ -99,7 +102,9 @@ def check_cancelled() -> None:
     rows, chunks, retries) so that it stops early instead of running on
     after its caller gave up. It sees through nested bridges: a function run
     by sync_to_async inside async_to_sync inside sync_to_async stops when the
-    outermost awaiting task is cancelled. Outside a bridged call it does nothing.
+    outermost awaiting task is cancelled. Inside a sync generator driven by
+    ``sync_iter_to_async`` it asks about the consuming task (Python 3.11+).
+    Outside a bridged call it does nothing.
 
     Raises:
         asyncio.CancelledError: the awaiting task (or one further out) was
@@ -133,8 +138,12 @@ def time_left() -> float | None:
 
     The deadline is the nearest ``asyncio.timeout`` / ``asyncio.timeout_at``
     (or ``asyncio.wait_for``, or ``asgibridge.timeout``) around the awaiting
-    task, or around any task further out through nested bridges. Outside a
-    bridged call it returns None. The value is never negative.
+    task, or around any task further out through nested bridges (in a sync
+    generator driven by ``sync_iter_to_async``: around the consuming task).
+
+    Returns:
+        Seconds, never negative; None outside a bridged call and when no
+        deadline applies.
 
     Example:
         >>> import asyncio

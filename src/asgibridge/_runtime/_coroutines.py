@@ -36,6 +36,13 @@ else:
     def iscoroutinefunction(func: object) -> bool:
         """True if ``func`` is an async function or was marked as one.
 
+        Args:
+            func: any object.
+
+        Returns:
+            True for an ``async def`` function (or a method of one) and for
+            anything `markcoroutinefunction` marked.
+
         Example:
             >>> async def fetch() -> None: ...
             >>> iscoroutinefunction(fetch), iscoroutinefunction(len)
@@ -45,6 +52,15 @@ else:
 
     def markcoroutinefunction(func: _F) -> _F:
         """Mark ``func`` so that `iscoroutinefunction` reports True for it.
+
+        For a sync callable that returns a coroutine (Django checks the mark
+        to tell async views from sync ones).
+
+        Args:
+            func: a callable; it gets a marker attribute.
+
+        Returns:
+            ``func`` itself (usable as a decorator).
 
         Example:
             >>> def handler():

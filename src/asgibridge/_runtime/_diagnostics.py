@@ -39,7 +39,14 @@ if TYPE_CHECKING:
     from ._call import AsyncCall
     from ._hop import Hop
 
-__all__ = ("Watchdog", "a2s_deadline", "call_site", "record_abandoned", "thread_stack")
+__all__ = (
+    "Watchdog",
+    "a2s_deadline",
+    "await_frames",
+    "call_site",
+    "record_abandoned",
+    "thread_stack",
+)
 
 logger = logging.getLogger("asgibridge")
 
@@ -47,6 +54,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
 _THREADING_FILE = os.path.abspath(threading.__file__)
 _STACK_LIMIT = 12  # frames of the target's stack shown in a report
+_CHAIN_LIMIT = 200  # coroutines followed down an await chain (a guard against a cycle)
 
 
 def _is_ours(filename: str) -> bool:
@@ -65,6 +73,39 @@ def call_site(frames: list[FrameType]) -> str:
         if not _is_ours(code.co_filename):
             return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
     return "<unknown call site>"
+
+
+def await_frames(coro: Any) -> list[FrameType]:
+    """The frames of a coroutine and of what it awaits, down the chain (outermost first).
+
+    ``Task.get_stack()`` stops at the task's own coroutine; the user's call site
+    is usually further in (``await helper()`` -> ``await sync_to_async(f)()``).
+    """
+    frames: list[FrameType] = []
+    while coro is not None and len(frames) < _CHAIN_LIMIT:
+        if isinstance(coro, asyncio.Task):
+            coro = coro.get_coro()  # an awaited task: follow into its coroutine
+            continue
+        frame = _first_of(coro, ("cr_frame", "gi_frame", "ag_frame"))
+        if frame is None:
+            break
+        frames.append(frame)
+        coro = _first_of(coro, ("cr_await", "gi_yieldfrom", "ag_await"))
+    return frames
+
+
+def _first_of(obj: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _format_frames(frames: list[FrameType]) -> str:
+    """Frames formatted like a traceback (the innermost `_STACK_LIMIT`)."""
+    pairs = [(frame, frame.f_lineno) for frame in frames[-_STACK_LIMIT:]]
+    return "".join(traceback.format_list(traceback.StackSummary.extract(iter(pairs))))
 
 
 def _thread_frames() -> list[FrameType]:
@@ -111,6 +152,7 @@ def a2s_deadline(call: AsyncCall, loop_name: str) -> None:
         f"async_to_sync in thread {call.waiter.name!r} has waited more than {limit:g}s "
         f"for {_coroutine_name(call.task)} on {loop_name}.\n"
         f"  called from: {call_site(_thread_frames())}\n"
+        f"{_suspended_at(call.task)}"
         f"  {loop_name} is now at:\n{thread_stack(ident)}"
     )
     hint = (
@@ -129,14 +171,20 @@ def _coroutine_name(task: asyncio.Task[Any] | None) -> str:
     """The user's coroutine a task runs (past asgibridge's own wrappers)."""
     if task is None:
         return "a coroutine that has not started"
-    coro: Any = task.get_coro()
-    while coro is not None and _is_ours(
-        getattr(getattr(coro, "cr_code", None), "co_filename", "")
-    ):
-        coro = getattr(coro, "cr_await", None)
-    code = getattr(coro, "cr_code", None)
-    name = getattr(code, "co_qualname", None) or getattr(code, "co_name", None)
-    return f"coroutine {name}() in {task.get_name()}" if name else repr(task)
+    for frame in await_frames(task.get_coro()):
+        code = frame.f_code
+        if not _is_ours(code.co_filename):
+            name = getattr(code, "co_qualname", code.co_name)
+            return f"coroutine {name}() in {task.get_name()}"
+    return repr(task)
+
+
+def _suspended_at(task: asyncio.Task[Any] | None) -> str:
+    """Where the call's coroutine waits now: its await chain, innermost last."""
+    frames = await_frames(task.get_coro()) if task is not None else []
+    if not frames:
+        return ""
+    return f"  the coroutine is at:\n{_format_frames(frames)}"
 
 
 # -- sync_to_async ------------------------------------------------------------
@@ -196,7 +244,7 @@ class Watchdog:
     def _report(self, elapsed: float) -> tuple[str, str]:
         info = self.info
         task = self.task
-        site = call_site(task.get_stack()) if task is not None else "<not in a task>"
+        site = call_site(await_frames(task.get_coro())) if task is not None else "<not in a task>"
         waiting_on = _target_name(self.target, info)
         state = "running" if self.hop.started else "queued, not started"
         message = (

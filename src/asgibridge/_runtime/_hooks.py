@@ -219,6 +219,11 @@ class Registration:
     """A registered listener or thread handler; `remove` unregisters it.
 
     Also a context manager: the registration ends with the ``with`` block.
+    Made by `add_hop_listener` and `add_thread_handler`, not directly.
+
+    Args:
+        entry: what was registered (a listener pair or a handler factory).
+        remove: the function that unregisters ``entry``.
 
     Example:
         >>> registration = add_hop_listener(on_start=lambda info: None)
@@ -233,7 +238,11 @@ class Registration:
         self._remove = remove
 
     def remove(self) -> bool:
-        """Unregister; returns False if it was already removed."""
+        """Unregister.
+
+        Returns:
+            True if this call removed it, False if it was already removed.
+        """
         return self._remove(self._entry)
 
     def __enter__(self) -> Registration:

@@ -24,6 +24,7 @@ the outcome is delivered. The plain `Hop` pays nothing for it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import sys
@@ -35,7 +36,7 @@ from . import _state
 from ._diagnostics import record_abandoned
 from ._hooks import HopInfo, emit_end, note_thread, run_with_handlers
 
-__all__ = ("Hop", "TracedHop", "current_exception", "run_with_exc_info")
+__all__ = ("Hop", "TaskHop", "TracedHop", "current_exception", "run_with_exc_info")
 
 if sys.version_info >= (3, 11):
     current_exception = sys.exception
@@ -162,6 +163,19 @@ class Hop:
         else:
             future.set_exception(exc)
 
+    def dropped(self, future: concurrent.futures.Future[Any]) -> None:
+        """Done callback of an executor's future: if it was cancelled unrun, cancel the await."""
+        if not future.cancelled() or self.started:
+            return
+        self.cancelled = True
+        try:
+            self.loop.call_soon_threadsafe(self._cancel_future)
+        except RuntimeError:
+            pass  # the loop is closed: nobody awaits the call any more
+
+    def _cancel_future(self) -> None:
+        self.future.cancel()
+
     def add_inner_task(self, task: asyncio.Task[Any]) -> None:
         """Register a task a nested async_to_sync started (loop thread only)."""
         if self.inner_tasks is None:
@@ -171,6 +185,26 @@ class Hop:
     def remove_inner_task(self, task: asyncio.Task[Any]) -> None:
         if self.inner_tasks is not None and task in self.inner_tasks:
             self.inner_tasks.remove(task)
+
+
+class TaskHop(Hop):
+    """A `Hop` no task awaits directly (an iterator batch): it names the task it works for.
+
+    `check_cancelled` and `time_left` find the awaiting task of an ordinary hop
+    through its future; here nobody awaits the future, so the task is named.
+    """
+
+    __slots__ = ("task",)
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        func: Callable[..., Any],
+        task: asyncio.Task[Any] | None,
+    ) -> None:
+        super().__init__(loop, ctx, func, (), {}, None)
+        self.task = task
 
 
 class TracedHop(Hop):
@@ -203,6 +237,12 @@ class TracedHop(Hop):
             emit_end(info)
             return
         Hop.run(self)
+
+    def _cancel_future(self) -> None:
+        info = self.info
+        info.cancelled = True
+        emit_end(info)  # the call never ran: its listeners still see it end
+        Hop._cancel_future(self)
 
     def _deliver(self, result: Any, exc: BaseException | None) -> None:
         info = self.info

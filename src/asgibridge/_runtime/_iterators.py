@@ -14,8 +14,9 @@ Theory of operation (`sync_iter_to_async`):
   pool thread is leased for the generator's life (a generator runs one step at
   a time anyway) and handed back, by a marker queued behind the final
   ``close()``, when the bridge closes: its ``finally`` runs where it ran.
-- A batch is one `Hop` (the work item sync_to_async uses, so a nested
-  async_to_sync inside the generator reaches the consumer's loop). It calls
+- A batch is one `TaskHop` (the work item sync_to_async uses, so a nested
+  async_to_sync inside the generator reaches the consumer's loop; it names
+  the consumer's task, for check_cancelled and time_left). It calls
   ``next()`` until ``buffer`` items wait unconsumed, then *returns*: it never
   parks the thread, because a thread-sensitive thread (a blocked sync caller,
   the sync worker) must stay free for other work (deadlock hazard).
@@ -46,7 +47,7 @@ from typing import Any, Generic, TypeVar
 from .._errors import IteratorLoopChangedError
 from . import _state
 from ._async_to_sync import AsyncToSync
-from ._hop import Hop
+from ._hop import Hop, TaskHop
 from ._loops import LoopThread
 from ._routing import Target, sensitive_target
 from ._workers import StickyPool, Worker, get_sticky_pool
@@ -130,7 +131,8 @@ class _SyncProducer(Generic[_T]):
     def _submit(self, func: Any) -> Hop:
         loop = self._loop
         assert loop is not None
-        hop = Hop(loop, self._ctx, func, (), {}, None)
+        # The consumer's task: what check_cancelled/time_left in the generator ask about.
+        hop = TaskHop(loop, self._ctx, func, asyncio.current_task(loop))
         target: Target
         if self._thread_sensitive:
             target = self._ctx.run(sensitive_target, loop)

@@ -25,11 +25,23 @@ _KNOWN = frozenset(_state.config)
 def configure(**options: Any) -> dict[str, Any]:
     """Change runtime settings; returns the previous values of those given.
 
-    Options: ``hang_timeout`` (seconds or None; env ``ASGIBRIDGE_HANG_TIMEOUT``),
-    ``hang_mode`` ("raise" or "warn"; env ``ASGIBRIDGE_HANG_MODE``),
-    ``health_interval``, ``max_workers`` (env ``ASGIBRIDGE_MAX_WORKERS``),
-    ``worker_idle_timeout``, ``loop_idle_timeout``. Settings apply to threads
-    and loops created afterwards.
+    Settings apply to bridge calls, threads and loops started afterwards.
+
+    Args:
+        **options: any of ``hang_timeout`` (seconds a bridge wait may last
+            before it is reported, or None for never; env
+            ``ASGIBRIDGE_HANG_TIMEOUT``; default None), ``hang_mode`` ("raise":
+            `BridgeDeadlockError` in the waiting caller, or "warn": one log
+            record on the "asgibridge" logger; env ``ASGIBRIDGE_HANG_MODE``),
+            ``health_interval`` (seconds between liveness checks of a blocked
+            wait; 1.0), ``max_workers`` (size of the thread_sensitive=False
+            pool; env ``ASGIBRIDGE_MAX_WORKERS``; 40), ``worker_idle_timeout``
+            and ``loop_idle_timeout`` (seconds an idle pool thread or
+            persistent loop lingers; 30.0).
+
+    Returns:
+        The previous value of each option given, so that
+        ``configure(**previous)`` restores them.
 
     Raises:
         TypeError: an unknown option.
@@ -67,8 +79,12 @@ def _validate(options: dict[str, Any]) -> None:
 def runtime_stats() -> dict[str, int]:
     """Counters and sizes describing the runtime now (for logs and tests).
 
-    Keys: ``abandoned_calls`` (sync calls whose awaiting task was cancelled
-    while they ran on), ``loop_threads``, ``pool_threads``, ``sticky_threads``.
+    Returns:
+        A new dict: ``abandoned_calls`` (sync calls whose awaiting task was
+        cancelled while they ran on), ``loop_threads`` (persistent
+        async_to_sync loops alive), ``pool_threads`` (thread_sensitive=False
+        pool threads alive), ``sticky_threads`` (threads kept for
+        ThreadSensitiveContext).
 
     Example:
         >>> sorted(runtime_stats())
@@ -86,9 +102,12 @@ def runtime_stats() -> dict[str, int]:
 def stats() -> dict[str, Any]:
     """`runtime_stats` plus what instrumentation knows (see `asgibridge.instrumentation`).
 
-    Extra keys: ``abandoned_by_function`` (function name -> abandoned calls),
-    ``hop_listeners`` and ``thread_handlers`` (how many are registered),
-    ``hang_timeout`` and ``hang_mode`` (the current settings).
+    Returns:
+        A new dict with the keys of `runtime_stats` and:
+        ``abandoned_by_function`` (``module.qualname`` of each abandoned sync
+        function -> how many of its calls were abandoned), ``hop_listeners``
+        and ``thread_handlers`` (how many are registered), ``hang_timeout``
+        and ``hang_mode`` (the current settings).
 
     Example:
         >>> sorted(stats())[:3]
@@ -107,7 +126,15 @@ def shutdown(timeout: float = 5.0) -> list[str]:
     """Stop idle workers and persistent loops; returns names of threads still running.
 
     Work submitted afterwards starts new threads lazily, so this is safe to
-    call at any time (tests call it between tests).
+    call at any time (tests call it between tests). Busy threads are not
+    interrupted (Python cannot): they are named in the result instead.
+
+    Args:
+        timeout: seconds to wait, in all, for the threads to finish.
+
+    Returns:
+        The names of the threads still running when the deadline passed
+        (empty when everything stopped).
 
     Example:
         >>> import asyncio

@@ -37,7 +37,13 @@ class ExecutorTarget:
         self.executor = executor
 
     def _put(self, item: WorkItem) -> None:
-        self.executor.submit(item.run)
+        future = self.executor.submit(item.run)
+        # Hazard (hang): an executor may drop queued work (``shutdown(cancel_futures=
+        # True)``); the awaiting task is then cancelled, as asgiref's
+        # run_in_executor does, instead of waiting for a run that never comes.
+        dropped = getattr(item, "dropped", None)
+        if dropped is not None:
+            future.add_done_callback(dropped)
 
 
 def sensitive_target(loop: asyncio.AbstractEventLoop) -> Target:

@@ -303,7 +303,29 @@ def sync_to_async(
 ):
     """Turn a sync callable into an awaitable one (decorator, with or without arguments).
 
-    See `SyncToAsync` for the arguments and which thread runs the call.
+    Args:
+        func: the sync callable; omit it to get a decorator
+            (``@sync_to_async(thread_sensitive=False)``).
+        thread_sensitive: True (default): run on the thread the surrounding
+            sync code shares (a sync caller blocked in async_to_sync up the
+            stack, the thread of the enclosing ThreadSensitiveContext, else the
+            one process-wide sync thread); False: run on a pool thread.
+        executor: with thread_sensitive=False, run on this
+            concurrent.futures executor.
+        context: run in this `contextvars.Context` (changes are not copied
+            back) instead of a copy of the caller's context.
+
+    Returns:
+        A `SyncToAsync` wrapper (an async callable with ``func``'s signature),
+        or, without ``func``, a decorator making one.
+
+    Raises:
+        SyncToAsyncTypeError: ``func`` is async or not callable, or
+            ``executor`` was given with thread_sensitive=True (a TypeError).
+
+    Awaiting the wrapper raises what ``func`` raised, and
+    `asyncio.CancelledError` if the awaiting task is cancelled (``func`` may
+    run on, abandoned: see `check_cancelled`).
 
     Example:
         >>> import asyncio
