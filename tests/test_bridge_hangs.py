@@ -252,3 +252,34 @@ async def test_executor_that_drops_queued_work_cancels_the_await(listened: bool)
     dropped = [info for info in ended if info.function is len]
     assert len(dropped) == (1 if listened else 0)
     assert all(info.cancelled for info in dropped)  # listeners see the dropped call end
+
+
+def test_work_queued_as_the_caller_gives_up_fails_instead_of_waiting_forever(
+    quick_health: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race: a caller blocked in async_to_sync wakes idle, and work lands on
+    # its queue in the instant before its health check gives up. Nobody serves
+    # that queue any more, so the work must fail with a named error rather than
+    # leave whoever awaits it waiting forever (hazard: silent hang).
+    from asgibridge._runtime import _call
+    from asgibridge.exceptions import ExecutorGoneError
+
+    submitted: list[Any] = []
+
+    def gives_up(self: Any) -> None:
+        executor = self.executor
+        submitter = threading.Thread(target=lambda: submitted.append(executor.submit(str, 1)))
+        submitter.start()
+        submitter.join(JOIN)
+        raise BridgeDeadlockError("gave up", "(the test's health check)")
+
+    monkeypatch.setattr(_call.AsyncCall, "health_check", gives_up)
+
+    async def waits_forever() -> None:
+        await asyncio.Event().wait()
+
+    with pytest.raises(BridgeDeadlockError):
+        async_to_sync(waits_forever)()
+    assert len(submitted) == 1
+    with pytest.raises(ExecutorGoneError, match="gave up"):
+        submitted[0].result(timeout=JOIN)

@@ -18,43 +18,21 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from asgibridge._asgi._environ import build_environ
-from asgibridge._asgi._wsgi_pool import stop_adapter_pools
 from asgibridge.wsgi import AsgiToWsgi, WsgiToAsgi
-
-Message = dict[str, Any]
-StartResponse = Callable[..., Any]
-WAIT = 10.0  # seconds any cross-thread wait in these tests may last before failing
-
-
-@pytest.fixture(autouse=True)
-def _stop_adapter_pools() -> Iterator[None]:
-    yield
-    stop_adapter_pools()
-
-
-def _scope(**changes: Any) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("127.0.0.1", 80),
-    }
-    scope.update(changes)
-    return scope
+from wsgi_harness import (  # _stop_adapter_pools: an autouse fixture
+    WAIT,
+    Message,
+    StartResponse,
+    _scope,
+    _stop_adapter_pools,  # noqa: F401
+)
 
 
 class Server:

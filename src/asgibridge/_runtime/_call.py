@@ -181,6 +181,7 @@ class AsyncCall:
         # up a loop that another call may be using by then.
         self.abandoned = True
         self.executor._finish()
+        self.executor._fail_queued("gave up waiting")
         try:
             self.loop.call_soon_threadsafe(self._cancel_abandoned)
         except RuntimeError:

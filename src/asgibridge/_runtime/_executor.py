@@ -20,7 +20,9 @@ Rules:
   thread would wait on itself, so it raises at once (deadlock, detected).
 - Items queued before the call ended are still run; the serve loop ends at the
   ``_DONE`` marker, which `_finish` enqueues under the same lock that flips
-  ``_broken``: nothing can be queued behind the marker.
+  ``_broken``: nothing can be queued behind the marker. If the serving thread
+  gives up instead (its wait raised), the items still queued fail with
+  `ExecutorGoneError`: nobody would ever run them (hazard: silent hang).
 - The serve loop never blocks without a deadline: it wakes every
   ``health_interval`` seconds to run a health check supplied by the caller,
   which raises if what it waits on can no longer answer.
@@ -49,11 +51,17 @@ class WorkItem(Protocol):
     def run(self) -> None:
         """Run on the serving thread; must not raise (deliver errors instead)."""
 
+    def fail(self, exc: BaseException) -> None:
+        """Deliver ``exc`` instead of running (nobody is left to run the item)."""
+
 
 class _Done:
     """Marker ending a serve loop (a class so its name shows in debuggers)."""
 
     def run(self) -> None:  # pragma: no cover - never run, compared by identity
+        raise AssertionError("the _DONE marker is not a work item")
+
+    def fail(self, exc: BaseException) -> None:  # pragma: no cover - likewise
         raise AssertionError("the _DONE marker is not a work item")
 
 
@@ -82,6 +90,10 @@ class _FutureItem:
             self.future.set_exception(exc)
         else:
             self.future.set_result(result)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.future.set_running_or_notify_cancel():
+            self.future.set_exception(exc)
 
 
 class CurrentThreadExecutor(Executor):
@@ -170,6 +182,29 @@ class CurrentThreadExecutor(Executor):
             if not self._broken:
                 self._broken = True
                 self._queue.put(_DONE)
+
+    def _fail_queued(self, why: str) -> None:
+        """After `_finish` without serving on: fail what was queued before the marker.
+
+        Hazard (silent hang): the serving thread gave up (health check, hang
+        deadline, KeyboardInterrupt) while items were still queued; nobody will
+        run them, and whoever awaits them would wait forever.
+        """
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except Empty:  # pragma: no cover - the _DONE marker is always queued
+                return
+            if item is _DONE:
+                return
+            item.fail(
+                ExecutorGoneError(
+                    "CurrentThreadExecutor already quit or is broken",
+                    f"(thread {self._work_thread.name!r}, blocked in async_to_sync, {why} "
+                    "before it could run this thread-sensitive work). Fix what made it give "
+                    "up (the error it raised says what); then retry the call.",
+                )
+            )
 
     def _serve(self, health_check: Callable[[], None] | None) -> None:
         """Run queued items until `_finish`; call ``health_check`` when idle."""

@@ -135,6 +135,11 @@ class Hop:
             self.args = ()
             self.kwargs = {}
 
+    def fail(self, exc: BaseException) -> None:
+        """The thread meant to run this call gave up: deliver ``exc`` unrun."""
+        if not self.cancelled:
+            self._deliver(None, exc)
+
     def _call(self) -> Any:
         return self.ctx.run(self.func, *self.args, **self.kwargs)
 

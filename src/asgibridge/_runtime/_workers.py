@@ -102,16 +102,52 @@ class Worker:
                 return
 
 
-class WorkerPool:
+class _IdleStack:
+    """What both pools share: their workers, the idle ones (LIFO), retirement, shutdown.
+
+    Every field changes only under ``_lock`` (see the module's theory of operation).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = []
+        self._closed = False
+        self.workers: set[Worker] = set()
+
+    def retire(self, worker: Worker) -> bool:
+        """An idle worker timed out: exit unless a submitter just picked it."""
+        with self._lock:
+            if worker in self._idle:
+                self._idle.remove(worker)
+                self.workers.discard(worker)
+                return True
+            return False
+
+    def stop_idle(self) -> list[Worker]:
+        """Stop every idle worker now, busy or leased ones when they are done; returns all.
+
+        A closed pool still runs what is submitted to it later (a caller may hold
+        it): stopped workers leave ``workers`` at once, so a late submit starts a
+        fresh worker instead of queueing behind threads that are exiting (hazard:
+        a stranded request), and that worker exits when it is idle again.
+        """
+        with self._lock:
+            self._closed = True
+            stopped = list(self._idle)
+            for worker in stopped:
+                worker.queue.put(_STOP)
+                self.workers.discard(worker)
+            self._idle.clear()
+            return stopped + list(self.workers)
+
+
+class WorkerPool(_IdleStack):
     """Bounded pool for thread_sensitive=False calls (LIFO reuse, idle retirement)."""
 
     def __init__(self, max_workers: int) -> None:
+        super().__init__()
         self.max_workers = max(1, max_workers)
-        self._lock = threading.Lock()
-        self._idle: list[Worker] = []
         self._backlog: deque[WorkItem] = deque()
-        self._closed = False
-        self.workers: set[Worker] = set()
 
     def submit(self, item: WorkItem) -> None:
         with self._lock:
@@ -141,41 +177,9 @@ class WorkerPool:
             self._idle.append(worker)
             return None
 
-    def retire(self, worker: Worker) -> bool:
-        """An idle worker timed out: exit unless a submitter just picked it."""
-        with self._lock:
-            if worker in self._idle:
-                self._idle.remove(worker)
-                self.workers.discard(worker)
-                return True
-            return False
 
-    def stop_idle(self) -> list[Worker]:
-        """Stop every idle worker, and busy ones when done (shutdown); returns all.
-
-        A closed pool still runs what is submitted to it later (a caller may hold
-        it): stopped workers leave ``workers`` at once, so a late submit starts a
-        fresh worker instead of queueing behind threads that are exiting (hazard:
-        a stranded request), and that worker exits when it is idle again.
-        """
-        with self._lock:
-            self._closed = True
-            stopped = list(self._idle)
-            for worker in stopped:
-                worker.queue.put(_STOP)
-                self.workers.discard(worker)
-            self._idle.clear()
-            return stopped + list(self.workers)
-
-
-class StickyPool:
+class StickyPool(_IdleStack):
     """Threads lent one at a time to ThreadSensitiveContexts."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: list[Worker] = []
-        self._closed = False
-        self.workers: set[Worker] = set()
 
     def lease(self) -> Worker:
         with self._lock:
@@ -199,25 +203,6 @@ class StickyPool:
                 return False
             self._idle.append(worker)
             return True
-
-    def retire(self, worker: Worker) -> bool:
-        with self._lock:
-            if worker in self._idle:
-                self._idle.remove(worker)
-                self.workers.discard(worker)
-                return True
-            return False
-
-    def stop_idle(self) -> list[Worker]:
-        """Stop every idle worker; leased ones exit when their context releases them."""
-        with self._lock:
-            self._closed = True
-            stopped = list(self._idle)
-            for worker in stopped:
-                worker.queue.put(_STOP)
-                self.workers.discard(worker)
-            self._idle.clear()
-            return stopped + list(self.workers)
 
 
 def get_sync_worker() -> Worker:
