@@ -4,6 +4,11 @@ Each row's ``measure(impl)`` imports ``asgiref.local`` or ``asgibridge.local``
 (same public API), runs one batch of the very same code and returns the
 seconds one attribute operation took.
 
+The miss row (``getattr(local, "unset", None)``) has a goal of our own, not
+issue 4's: Django reads Locals that are usually unset that way on hot paths
+(the active translation on every gettext, ``get_urlconf()`` on every
+``reverse()``), and a miss costs an AttributeError raised and caught.
+
 Rules that keep the two sides comparable:
 
 - Only the timed loop is timed; the Local is built and warmed up before the
@@ -95,6 +100,26 @@ def _writes(local: Any, n: int) -> float:
     return _perf_counter() - start
 
 
+def _misses(local: Any, n: int) -> float:
+    # Django's way of reading a Local that may be unset: getattr with a default
+    # (translation's ``_active``, ``get_urlconf()``) on every gettext / reverse.
+    g = getattr
+    start = _perf_counter()
+    for _ in range(n):
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+        v = g(local, "unset", None)
+    del v
+    return _perf_counter() - start
+
+
 def _prepare(local: Any) -> None:
     # A few attributes, as Django's Locals hold (asgiref copies them all on each write).
     local.x = 0
@@ -153,6 +178,11 @@ ROWS: list[Row] = [
         "write `local.x = v` inside an asyncio task",
         0.25,
         _per_op("awrite", _in_task(_writes)),
+    ),
+    Row(
+        "`getattr(local, 'unset', None)` from sync code (how Django reads unset Locals)",
+        0.50,
+        _per_op("miss", _in_sync(_misses)),
     ),
     Row(
         "read `local.x` with `thread_critical=True` (sync code)",

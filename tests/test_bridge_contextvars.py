@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from bridge_routes import ROUTES, run_on_route
 
 JOIN = 10.0
 
@@ -193,6 +194,23 @@ async def test_custom_context_is_used_and_not_carried_back() -> None:
     assert seen == "custom"
     assert request_id.get() == "caller"
     assert custom[request_id] == "set-in-custom"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_carries_contextvars_both_ways(route: str) -> None:
+    def callee() -> str:
+        seen = request_id.get()
+        request_id.set(f"set on {route}")
+        counter.set(counter.get() + 1)
+        return seen
+
+    async def body(wrap: Any) -> tuple[str, str, int]:
+        request_id.set("caller")
+        counter.set(41)
+        seen = await wrap(callee)()
+        return seen, request_id.get(), counter.get()
+
+    assert run_on_route(route, body) == ("caller", f"set on {route}", 42)
 
 
 # -- async_to_sync -----------------------------------------------------------

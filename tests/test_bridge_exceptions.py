@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from asgibridge.sync import async_to_sync, sync_to_async
+from bridge_routes import ROUTES, run_on_route
 
 JOIN = 10.0
 
@@ -200,3 +201,33 @@ async def test_callee_raising_while_caller_handles_keeps_its_own_exception() -> 
     # Raised while the caller's exception was being handled: Python chains it as
     # the context, exactly as for a direct call in the except block.
     assert info.value.__context__ is handled
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_shows_the_callers_exception_and_raises_the_same_object(route: str) -> None:
+    raised: list[Boom] = []
+
+    def callee() -> BaseException | None:
+        return sys.exc_info()[1]
+
+    def failing() -> None:
+        error = Boom(f"from {route}")
+        raised.append(error)
+        raise error
+
+    async def body(wrap: Any) -> tuple[CallerError, BaseException | None, BaseException]:
+        error = CallerError("being handled")
+        try:
+            raise error
+        except CallerError:
+            seen = await wrap(callee)()
+        try:
+            await wrap(failing)()
+        except Boom as exc:
+            return error, seen, exc
+        raise AssertionError("the callee's error was not raised")
+
+    error, seen, caught = run_on_route(route, body)
+    assert seen is error
+    assert caught is raised[0]
+    assert "failing" in frame_names(caught)

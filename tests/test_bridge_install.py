@@ -103,16 +103,21 @@ def test_install_refuses_when_the_real_asgiref_is_imported() -> None:
 def test_importing_every_public_module_starts_nothing() -> None:
     result = run_python(
         """
+        import asyncio, concurrent.futures, gc
         import concurrent.futures.thread as cft
         import importlib, json, pkgutil, threading
         import asgibridge
+        import asgibridge._runtime
         names = sorted(
             m.name for m in pkgutil.iter_modules(asgibridge.__path__)
             if not m.name.startswith("_")
         )
         for name in names:
             importlib.import_module(f"asgibridge.{name}")
+        for m in pkgutil.iter_modules(asgibridge._runtime.__path__):
+            importlib.import_module(f"asgibridge._runtime.{m.name}")
         from asgibridge._runtime import _state
+        objects = gc.get_objects()
         print(json.dumps({
             "modules": names,
             "threads": threading.active_count(),
@@ -120,6 +125,10 @@ def test_importing_every_public_module_starts_nothing() -> None:
             "pools": _state.pool is None and _state.sticky_pool is None,
             "loops": len(_state.loop_threads),
             "executor_threads": len(cft._threads_queues),
+            "event_loops_built": sum(
+                isinstance(o, asyncio.AbstractEventLoop) for o in objects
+            ),
+            "executors_built": sum(isinstance(o, concurrent.futures.Executor) for o in objects),
         }))
         """
     )
@@ -132,4 +141,6 @@ def test_importing_every_public_module_starts_nothing() -> None:
         "pools": True,
         "loops": 0,
         "executor_threads": 0,
+        "event_loops_built": 0,
+        "executors_built": 0,
     }

@@ -253,6 +253,39 @@ def test_state_made_before_fork_does_not_leak_into_the_child() -> None:
     assert fork_and_check(child) == 0
 
 
+async def pool_and_sticky_threads() -> tuple[threading.Thread, threading.Thread]:
+    async def bounded() -> tuple[threading.Thread, threading.Thread]:
+        pool = await sync_to_async(threading.current_thread, thread_sensitive=False)()
+        async with ThreadSensitiveContext():
+            sticky = await sync_to_async(threading.current_thread)()
+        return pool, sticky
+
+    # Bounded so that a call queued to a thread of the parent fails instead of hanging.
+    return await asyncio.wait_for(bounded(), JOIN)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_pool_and_sticky_threads_made_before_fork_are_not_used_in_the_child() -> None:
+    parent_pool, parent_sticky = asyncio.run(pool_and_sticky_threads())
+    stats = asgibridge.runtime_stats()
+    assert stats["pool_threads"] >= 1
+    assert stats["sticky_threads"] >= 1
+
+    def child() -> int:
+        stats = asgibridge.runtime_stats()
+        if stats["pool_threads"] or stats["sticky_threads"]:
+            return 1
+        try:
+            pool, sticky = asyncio.run(pool_and_sticky_threads())
+        except asyncio.TimeoutError:
+            return 2
+        if pool is parent_pool or sticky is parent_sticky:
+            return 3
+        return 0 if pool.is_alive() and sticky.is_alive() else 4
+
+    assert fork_and_check(child) == 0
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.asyncio
 async def test_fork_inside_a_sync_to_async_worker() -> None:

@@ -22,6 +22,7 @@ import pytest
 import asgibridge
 from asgibridge.exceptions import SyncToAsyncTypeError
 from asgibridge.sync import SyncToAsync, ThreadSensitiveContext, async_to_sync, sync_to_async
+from bridge_routes import EXECUTOR_PREFIX, ROUTES, run_on_route
 
 JOIN = 10.0  # seconds a helper thread gets to finish before the test fails
 
@@ -398,3 +399,39 @@ async def test_pool_never_exceeds_max_workers() -> None:
     assert [i for i, _ in results] == list(range(30))
     assert len({thread for _, thread in results}) <= 2
     assert peak <= 2
+
+
+# -- every route -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_each_route_runs_where_it_says(route: str) -> None:
+    async def body(wrap: Any) -> tuple[threading.Thread, threading.Thread]:
+        return await wrap(current)(), current()
+
+    ran_on, loop_thread = run_on_route(route, body)
+    expected = {
+        "sync-thread": "asgibridge-sync",
+        "pool": "asgibridge-pool",
+        "executor": EXECUTOR_PREFIX,
+        "context": "asgibridge-sticky",
+        "context-executor": EXECUTOR_PREFIX,
+        "blocked-caller": "route-caller",
+    }[route]
+    assert ran_on.name.startswith(expected)
+    assert ran_on is not loop_thread
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_async_to_sync_inside_every_route_runs_on_the_awaiting_loop(route: str) -> None:
+    async def inner() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    def worker() -> asyncio.AbstractEventLoop:
+        return async_to_sync(inner)()
+
+    async def body(wrap: Any) -> tuple[asyncio.AbstractEventLoop, asyncio.AbstractEventLoop]:
+        return await wrap(worker)(), asyncio.get_running_loop()
+
+    inner_loop, awaiting_loop = run_on_route(route, body)
+    assert inner_loop is awaiting_loop

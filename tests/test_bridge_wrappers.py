@@ -15,6 +15,7 @@ import gc
 import inspect
 import sys
 import threading
+import typing
 from typing import Any
 
 import pytest
@@ -41,6 +42,23 @@ async def async_documented(x: int) -> int:
 
 
 # -- metadata ----------------------------------------------------------------
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.value = 0
+
+    @sync_to_async
+    def bump(self, by: int) -> int:
+        """Add ``by`` from a sync method."""
+        self.value += by
+        return self.value
+
+    @async_to_sync
+    async def bump_async(self, by: int) -> int:
+        """Add ``by`` from an async method."""
+        self.value += by
+        return self.value
 
 
 @pytest.mark.parametrize(
@@ -75,6 +93,31 @@ def test_async_to_sync_keeps_metadata(wrapper: Any) -> None:
     assert wrapper.__doc__ == "Doubles x (async)."
     assert wrapper.__module__ == __name__
     assert wrapper.__wrapped__ is async_documented
+
+
+class Annotated(SyncToAsync[..., Any]):
+    """A subclass with class annotations of its own (Channels' DatabaseSyncToAsync has some)."""
+
+    label: str = "annotated"
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "wrapped"),
+    [
+        (sync_to_async(sync_documented), sync_documented),
+        (Annotated(sync_documented), sync_documented),
+        (async_to_sync(async_documented), async_documented),
+        (Counter().bump, Counter.__dict__["bump"].func),
+        (Counter().bump_async, Counter.__dict__["bump_async"].awaitable),
+    ],
+    ids=["sync_to_async", "SyncToAsync-subclass", "async_to_sync", "method", "async-method"],
+)
+def test_wrappers_carry_the_wrapped_annotations(wrapper: Any, wrapped: Any) -> None:
+    # functools.wraps copies __annotations__ (asgiref's wrappers have them), so
+    # typing.get_type_hints works on a wrapper; a subclass's own class
+    # annotations must not stand in for the function's.
+    assert wrapper.__annotations__ == wrapped.__annotations__
+    assert typing.get_type_hints(wrapper) == typing.get_type_hints(wrapped)
 
 
 def test_nested_wrappers_keep_the_innermost_name() -> None:
@@ -115,6 +158,48 @@ def test_markcoroutinefunction_marks_a_sync_function() -> None:
         assert inspect.iscoroutinefunction(plain)
 
 
+class AsyncCallObject:
+    async def __call__(self) -> None: ...
+
+
+def marked_sync() -> None: ...
+
+
+markcoroutinefunction(marked_sync)
+
+
+@pytest.mark.parametrize(
+    ("func", "expected"),
+    [
+        (async_documented, True),
+        (sync_documented, False),
+        (functools.partial(async_documented, 1), True),
+        (Counter().bump_async.__wrapped__, True),
+        (marked_sync, True),
+        (AsyncCallObject(), False),  # the object is not a function; its __call__ is
+        (AsyncCallObject().__call__, True),
+        (len, False),
+        (Counter, False),
+    ],
+    ids=[
+        "async-def",
+        "sync-def",
+        "partial-of-async",
+        "async-method",
+        "marked",
+        "async-call-object",
+        "its-call-method",
+        "builtin",
+        "class",
+    ],
+)
+def test_iscoroutinefunction_agrees_with_asgiref(func: Any, expected: bool) -> None:
+    import asgiref.sync
+
+    assert iscoroutinefunction(func) is expected
+    assert asgiref.sync.iscoroutinefunction(func) is expected
+
+
 def test_bound_sync_to_async_method_is_a_coroutine_function() -> None:
     class Model:
         @sync_to_async
@@ -142,23 +227,6 @@ def test_async_to_sync_passes_arguments_including_wrapper_parameter_names() -> N
 
     kwargs = {"awaitable": 1, "force_new_loop": 2}
     assert async_to_sync(echo)(1, 2, **kwargs) == ((1, 2), kwargs)
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.value = 0
-
-    @sync_to_async
-    def bump(self, by: int) -> int:
-        """Add ``by`` from a sync method."""
-        self.value += by
-        return self.value
-
-    @async_to_sync
-    async def bump_async(self, by: int) -> int:
-        """Add ``by`` from an async method."""
-        self.value += by
-        return self.value
 
 
 @pytest.mark.asyncio

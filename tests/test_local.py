@@ -1,7 +1,7 @@
 """asgibridge.local.Local: the namespace API, threads, tasks and thread_critical.
 
-Bridge behaviour lives in test_local_bridge.py, memory in test_local_memory.py,
-concurrency in test_local_stress.py.
+Bridge behaviour lives in test_local_bridge.py and test_local_routes.py, memory in
+test_local_memory.py, concurrency in test_local_stress.py.
 """
 
 from __future__ import annotations
@@ -327,3 +327,168 @@ def test_async_values_of_one_thread_are_not_seen_by_a_loop_in_another() -> None:
 
     assert on_thread(lambda: asyncio.run(look()), context=context) is False
     assert context.run(asyncio.run, look()) is True  # same thread: still its own
+
+
+# -- audit additions: threads, deletion, errors --------------------------------------
+
+
+@pytest.mark.parametrize("critical", KINDS)
+def test_a_new_thread_starts_empty_after_an_earlier_thread_ended(critical: bool) -> None:
+    # Thread idents are reused once a thread ends (the next thread usually
+    # gets the same one): a threading.local still starts empty.
+    local = Local(thread_critical=critical)
+
+    def first() -> None:
+        local.value = "first thread's"
+
+    def second() -> bool:
+        return hasattr(local, "value")
+
+    on_thread(first)
+    assert [on_thread(second) for _ in range(3)] == [False] * 3
+    assert not hasattr(local, "value")
+
+
+@pytest.mark.parametrize("critical", KINDS)
+def test_deleting_in_one_thread_does_not_unset_in_another(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    local.value = "main"
+    written = threading.Barrier(2)
+    deleted = threading.Event()
+    seen: dict[str, Any] = {}
+
+    def deleter() -> None:
+        local.value = "deleter's"
+        written.wait(JOIN)
+        del local.value
+        seen["deleter"] = hasattr(local, "value")
+        deleted.set()
+
+    def keeper() -> None:
+        local.value = "keeper's"
+        written.wait(JOIN)
+        assert deleted.wait(JOIN)
+        seen["keeper"] = local.value
+
+    threads = [threading.Thread(target=deleter), threading.Thread(target=keeper)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN)
+    assert seen == {"deleter": False, "keeper": "keeper's"}
+    assert local.value == "main"
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.asyncio
+async def test_deleting_in_the_creator_does_not_unset_in_a_task(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    local.value = "before the task"
+    started = asyncio.Event()
+    deleted = asyncio.Event()
+
+    async def child() -> tuple[str, str]:
+        first: str = local.value
+        started.set()
+        await deleted.wait()
+        return first, local.value
+
+    task = asyncio.create_task(child())
+    await started.wait()
+    del local.value
+    deleted.set()
+    assert await task == ("before the task", "before the task")
+    assert not hasattr(local, "value")
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.asyncio
+async def test_deleting_in_a_sibling_task_does_not_unset_in_another(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    local.value = "shared at creation"
+    deleted = asyncio.Event()
+
+    async def deleter() -> bool:
+        del local.value
+        deleted.set()
+        return hasattr(local, "value")
+
+    async def keeper() -> str:
+        await deleted.wait()
+        value: str = local.value
+        return value
+
+    assert await asyncio.gather(deleter(), keeper()) == [False, "shared at creation"]
+    assert local.value == "shared at creation"
+
+
+def _assert_names(caught: pytest.ExceptionInfo[AttributeError], local: Local, name: str) -> None:
+    assert repr(name) in str(caught.value)
+    assert caught.value.name == name
+    assert caught.value.obj is local
+
+
+@pytest.mark.parametrize("critical", KINDS)
+def test_attribute_error_names_the_attribute_on_read_and_delete(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    with pytest.raises(AttributeError) as caught:
+        del local.never_set
+    _assert_names(caught, local, "never_set")
+    local.was_set = 1
+    del local.was_set
+    with pytest.raises(AttributeError) as caught:
+        local.was_set
+    _assert_names(caught, local, "was_set")
+    with pytest.raises(AttributeError) as caught:
+        del local.was_set
+    _assert_names(caught, local, "was_set")
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.asyncio
+async def test_attribute_error_names_the_attribute_in_async_code(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    with pytest.raises(AttributeError) as caught:
+        local.missing_in_task
+    _assert_names(caught, local, "missing_in_task")
+    with pytest.raises(AttributeError) as caught:
+        del local.missing_in_task
+    _assert_names(caught, local, "missing_in_task")
+
+
+@pytest.mark.parametrize("critical", KINDS)
+def test_attribute_error_names_the_attribute_in_an_inheriting_thread(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    local.creators = "not for the child"
+
+    def child() -> None:
+        local.creators
+
+    with pytest.raises(AttributeError) as caught:
+        on_thread(child, context=contextvars.copy_context())
+    _assert_names(caught, local, "creators")
+
+    def delete() -> None:
+        del local.creators
+
+    with pytest.raises(AttributeError) as caught:
+        on_thread(delete, context=contextvars.copy_context())
+    _assert_names(caught, local, "creators")
+    assert local.creators == "not for the child"
+
+
+def test_default_local_main_task_of_asyncio_run_starts_with_the_sync_values() -> None:
+    # asyncio.run copies the caller's context: its main task sees the sync
+    # code's values at creation, and its writes stay in the task.
+    local = Local()
+    local.value = "sync"
+    local.doomed = "sync"
+
+    async def main() -> tuple[str, str]:
+        seen: str = local.value
+        local.value = "task"
+        del local.doomed
+        return seen, local.value
+
+    assert asyncio.run(main()) == ("sync", "task")
+    assert (local.value, local.doomed) == ("sync", "sync")

@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from asgibridge.local import Local
-from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from asgibridge.sync import (
+    ThreadSensitiveContext,
+    async_to_sync,
+    sync_to_async,
+)
 
 JOIN = 10.0
 
@@ -289,3 +293,78 @@ async def test_thread_critical_async_values_do_not_reach_another_loop_thread() -
 
     assert await sync_to_async(sync_middle, thread_sensitive=False)() is False
     assert local.value == "outer task"
+
+
+# -- thread_critical Local: names created or deleted by callees, per task ----------
+
+
+@pytest.mark.parametrize("thread_sensitive", [True, False])
+@pytest.mark.asyncio
+async def test_thread_critical_names_created_by_a_sync_callee_stay_there(
+    thread_sensitive: bool,
+) -> None:
+    local = Local(thread_critical=True)
+
+    def callee() -> str:
+        local.created = "by the callee"
+        value: str = local.created
+        return value
+
+    assert await sync_to_async(callee, thread_sensitive=thread_sensitive)() == "by the callee"
+    assert not hasattr(local, "created")
+    assert "created" not in dir(local)
+
+
+def test_thread_critical_names_created_by_an_async_callee_stay_there() -> None:
+    local = Local(thread_critical=True)
+
+    async def callee() -> str:
+        local.created = "by the callee"
+        value: str = local.created
+        return value
+
+    assert async_to_sync(callee)() == "by the callee"
+    assert not hasattr(local, "created")
+    assert "created" not in dir(local)
+
+
+def test_thread_critical_deletion_in_a_callee_does_not_reach_the_caller() -> None:
+    local = Local(thread_critical=True)
+    local.value = "caller's"
+
+    async def callee() -> bool:
+        with pytest.raises(AttributeError):
+            del local.value  # not this thread's, so nothing to delete
+        return hasattr(local, "value")
+
+    assert async_to_sync(callee)() is False
+    assert local.value == "caller's"
+
+
+@pytest.mark.asyncio
+async def test_thread_critical_stays_per_task_through_the_bridge() -> None:
+    # Sibling tasks each make a round trip that writes on this loop's thread:
+    # each sees only its own write afterwards, never a sibling's.
+    local = Local(thread_critical=True)
+    done = 0
+    all_done = asyncio.Event()
+
+    async def write(n: int) -> None:
+        local.value = n
+
+    def on_pool(n: int) -> bool:
+        async_to_sync(write)(n)  # back on the awaiting task's loop thread
+        return hasattr(local, "value")  # the pool thread's own: nothing
+
+    async def sibling(n: int) -> tuple[bool, int]:
+        nonlocal done
+        seen_on_pool = await sync_to_async(on_pool, thread_sensitive=False)(n)
+        done += 1
+        if done == 3:
+            all_done.set()
+        await all_done.wait()
+        value: int = local.value
+        return seen_on_pool, value
+
+    assert await asyncio.gather(*(sibling(n) for n in range(3))) == [(False, n) for n in range(3)]
+    assert not hasattr(local, "value")

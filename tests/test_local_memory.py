@@ -24,10 +24,15 @@ import pytest
 
 import asgibridge._runtime._local as local_module
 from asgibridge.local import Local
+from asgibridge.sync import async_to_sync, sync_to_async
 
 JOIN = 10.0
 KINDS = [pytest.param(False, id="default"), pytest.param(True, id="thread_critical")]
 LOCAL_SOURCE = str(Path(local_module.__file__).resolve())
+needs_gil = pytest.mark.skipif(
+    not getattr(sys, "_is_gil_enabled", lambda: True)(),
+    reason="free-threaded build: the collector, not refcounting, frees some objects there",
+)
 
 
 class Value:
@@ -74,7 +79,7 @@ def run_thread(target: Callable[[], object]) -> None:
     assert not thread.is_alive()
 
 
-@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(), reason="GIL build")
+@needs_gil
 @pytest.mark.parametrize("critical", KINDS)
 @pytest.mark.usefixtures("no_gc")
 def test_no_reference_cycles(critical: bool) -> None:
@@ -241,4 +246,105 @@ def test_no_growth_per_local() -> None:
     before = _held_by_local_module()
     batch()
     batch()
+    assert _held_by_local_module() - before < 2000
+
+
+# -- audit additions: async code and the bridge ------------------------------------------
+
+
+async def _exercise_async(local: Local) -> None:
+    """Every operation in a task, in a child task, and in sync callees both ways."""
+    exercise(local)
+    await asyncio.create_task(_exercise_in_task(local))
+    await sync_to_async(exercise)(local)
+    await sync_to_async(exercise, thread_sensitive=False)(local)
+
+
+async def _exercise_in_task(local: Local) -> None:
+    exercise(local)
+
+
+def _exercise_everywhere(local: Local) -> None:
+    asyncio.run(_exercise_async(local))
+    exercise(local)
+
+    async def callee() -> None:
+        exercise(local)
+
+    async_to_sync(callee)()
+
+
+@needs_gil
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("no_gc")
+def test_no_reference_cycles_in_async_code_or_through_the_bridge(critical: bool) -> None:
+    _exercise_everywhere(Local(thread_critical=critical))  # the bridge's own first-use state
+    gc.collect()
+    gc.garbage.clear()
+    local = Local(thread_critical=critical)
+    _exercise_everywhere(local)
+    del local
+    gc.collect()
+    assert gc.garbage == []
+
+
+@pytest.mark.usefixtures("no_gc")
+def test_values_written_through_the_bridge_are_freed_by_refcounting() -> None:
+    local = Local()
+    refs: list[weakref.ref[Value]] = []
+
+    def sync_callee() -> None:
+        value = Value()
+        refs.append(weakref.ref(value))
+        local.from_sync = value
+
+    async def task() -> list[bool]:
+        await sync_to_async(sync_callee)()
+        await sync_to_async(sync_callee, thread_sensitive=False)()
+        # The second value replaced the first, and is held by this task.
+        return [ref() is not None for ref in refs]
+
+    assert asyncio.run(task()) == [False, True]
+    assert [ref() for ref in refs] == [None, None]
+
+    async def async_callee() -> None:
+        value = Value()
+        refs.append(weakref.ref(value))
+        local.from_async = value
+
+    async_to_sync(async_callee)()
+    assert refs[2]() is local.from_async  # carried back to this thread
+    local.from_async = None
+    assert refs[2]() is None
+
+
+@pytest.mark.parametrize("critical", KINDS)
+@pytest.mark.usefixtures("traced")
+def test_no_growth_per_bridge_call(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+
+    def sync_callee(n: int) -> None:
+        local.a = n
+        local.b = [n]
+        _ = getattr(local, "c", None)
+
+    async def async_callee(n: int) -> None:
+        local.a = n
+        local.b = [n]
+        await sync_to_async(sync_callee)(n)
+
+    async def requests() -> None:
+        for n in range(100):
+            await sync_to_async(sync_callee, thread_sensitive=n % 2 == 0)(n)
+
+    def batch() -> None:
+        asyncio.run(requests())
+        for n in range(100):
+            async_to_sync(async_callee)(n)
+
+    batch()
+    before = _held_by_local_module()
+    batch()
+    batch()
+    # A leak of one box per call would be 600 * ~60 bytes.
     assert _held_by_local_module() - before < 2000

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from asgibridge.local import Local
-from asgibridge.sync import sync_to_async
+from asgibridge.sync import async_to_sync, sync_to_async
 
 JOIN = 30.0
 THREADS = 8
@@ -127,3 +127,33 @@ def test_tasks_and_bridge_calls_alongside_threads() -> None:
     results = run_threads(hammer, 4)
     assert results[0] == [(50, f"task {n}") for n in range(40)]
     assert results[1:] == [(ROUNDS, n) for n in range(1, 4)]
+
+
+def test_threads_making_bridge_round_trips_at_once() -> None:
+    # Each thread's async callees write for it (values owned by the blocked
+    # caller) and its thread-sensitive sync work comes back to it, all while
+    # the other threads do the same: no write is lost or seen elsewhere.
+    local = Local()
+    critical = Local(thread_critical=True)
+    calls = 300
+
+    def on_caller_thread() -> None:
+        critical.count += 1  # the caller thread's own thread-local value
+        local.count += 1
+
+    async def increment(n: int) -> None:
+        local.count += 1
+        local.owner = f"thread {n}"
+        critical.in_async = n
+        await sync_to_async(on_caller_thread)()
+
+    def hammer(n: int, barrier: threading.Barrier) -> tuple[int, int, str, bool]:
+        local.count = 0
+        critical.count = 0
+        barrier.wait(JOIN)
+        for _ in range(calls):
+            async_to_sync(increment)(n)
+        return local.count, critical.count, local.owner, hasattr(critical, "in_async")
+
+    results = run_threads(hammer, THREADS)
+    assert results == [(2 * calls, calls, f"thread {n}", False) for n in range(THREADS)]

@@ -122,9 +122,9 @@ class AsyncToSync(Generic[_P, _R]):
         if hop is not None and not _outer_loop_usable(hop.loop, hop.generation):
             hop = None
         loop_thread: LoopThread | None = None
+        keeps_thread_critical = True  # see carry_back below
         if hop is None:
-            context: Any = _single_thread_context.get(None)
-            loop_thread = context._lease() if context is not None else loop_for_this_thread()
+            loop_thread, keeps_thread_critical = _own_loop_thread()
             loop = loop_thread.loop
         else:
             loop = hop.loop
@@ -147,7 +147,9 @@ class AsyncToSync(Generic[_P, _R]):
                 if loop_thread is not None:
                     _loop_executors.pop(loop, None)
                     loop_thread.release()
-                carry_back(call.result_context(), before)
+                # On a per-thread persistent loop, what the coroutine kept
+                # thread-critical ends with the call (see _own_loop_thread).
+                carry_back(call.result_context(), before, thread_critical=keeps_thread_critical)
         finally:
             _current_executor.reset(token)
         return call.result()  # type: ignore[no-any-return]
@@ -158,6 +160,20 @@ class AsyncToSync(Generic[_P, _R]):
             return self
         func = functools.partial(self.__call__, parent)
         return functools.update_wrapper(func, self.awaitable)
+
+
+def _own_loop_thread() -> tuple[LoopThread, bool]:
+    """The loop for a call with no usable outer loop, and whether it is the context's.
+
+    The second value says if thread-critical `Local` values the coroutine
+    keeps may outlive the call: yes on an AsyncSingleThreadContext's thread
+    (asgiref too runs every call of the context there); no on the calling
+    thread's persistent loop, which stands in for asgiref's new thread per call.
+    """
+    context: Any = _single_thread_context.get(None)
+    if context is not None:
+        return context._lease(), True
+    return loop_for_this_thread(), False
 
 
 def _traced_coroutine(

@@ -26,7 +26,12 @@ from __future__ import annotations
 import contextvars
 import gc
 
-__all__ = ("carry_back",)
+__all__ = ("THREAD_CRITICAL_PREFIX", "carry_back")
+
+# Name prefix of the ContextVars behind ``Local(thread_critical=True)`` (see
+# `_local`): `carry_back` can leave them out where their thread is not the
+# caller's to keep.
+THREAD_CRITICAL_PREFIX = "asgibridge.local.critical."
 
 _MISSING = object()
 _referents = gc.get_referents
@@ -45,14 +50,19 @@ def _mapping_identity_works() -> bool:
 _FAST = _mapping_identity_works()
 
 
-def carry_back(callee: contextvars.Context, before: contextvars.Context) -> None:
+def carry_back(
+    callee: contextvars.Context, before: contextvars.Context, *, thread_critical: bool = True
+) -> None:
     """Set in the current context every variable that ``callee`` holds differently.
 
     ``before`` is a copy of ``callee`` taken before the callee ran (both share
-    one mapping then); when they still share it, nothing changed.
+    one mapping then); when they still share it, nothing changed. With
+    ``thread_critical=False``, thread-critical `Local` variables stay behind.
     """
     if _FAST and _referents(callee)[-1] is _referents(before)[-1]:
         return
     for var, value in callee.items():
         if var.get(_MISSING) is not value:
+            if not thread_critical and var.name.startswith(THREAD_CRITICAL_PREFIX):
+                continue
             var.set(value)

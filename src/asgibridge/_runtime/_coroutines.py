@@ -104,16 +104,17 @@ def _marker_items() -> tuple[tuple[str, Any], ...]:
 COROUTINE_MARKER_ITEMS = _marker_items()
 COROUTINE_MARKER_NAMES = frozenset(("_is_coroutine", "_is_coroutine_marker"))
 
-_ASSIGNED = tuple(name for name in functools.WRAPPER_ASSIGNMENTS if name != "__annotations__")
+_ASSIGNED = functools.WRAPPER_ASSIGNMENTS
 
 
 def copy_metadata(wrapper: object, wrapped: object) -> None:
     """What `functools.update_wrapper` does, in one pass over the wrapper's ``__dict__``.
 
     Plain functions (the hot case) are copied directly; anything else goes
-    through `functools.update_wrapper` itself. ``__annotations__`` is read
-    lazily from ``__wrapped__`` by `inspect`, so it is not copied eagerly
-    unless the wrapped object is not a plain function.
+    through `functools.update_wrapper` itself. ``__annotations__`` is copied
+    too, as `functools.update_wrapper` does: `typing.get_type_hints` reads it
+    from the wrapper, and without it a subclass's own class annotations would
+    stand in for the function's.
     """
     if type(wrapped) is not _FunctionType:
         functools.update_wrapper(wrapper, wrapped)  # type: ignore[arg-type]

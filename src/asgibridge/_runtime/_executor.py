@@ -130,6 +130,10 @@ class CurrentThreadExecutor(Executor):
     def __init__(self, old_executor: CurrentThreadExecutor | None = None) -> None:
         self._work_thread = threading.current_thread()
         self._ident = threading.get_ident()
+        # This thread's `Local` owner token (see `_state.local_owner`): values
+        # async code writes for this caller are boxed with it, so they are
+        # this thread's alone once carried back (an ident could be reused).
+        self._owner_token: object = _state.local_owner.__dict__
         self._queue: SimpleQueue[WorkItem] = SimpleQueue()
         self._lock = threading.Lock()
         self._broken = False
@@ -139,12 +143,12 @@ class CurrentThreadExecutor(Executor):
         self._generation = _state.generation
 
     @property
-    def root_ident(self) -> int:
-        """Thread ident of the outermost blocked sync caller in this executor's chain."""
+    def root_owner(self) -> object:
+        """`Local` owner token of the outermost blocked sync caller in this executor's chain."""
         executor = self
         while executor._old_executor is not None:
             executor = executor._old_executor
-        return executor._ident
+        return executor._owner_token
 
     # -- internal fast path (used by the bridge) ------------------------------
 

@@ -4,10 +4,10 @@ Theory of operation:
 
 - A default `Local` keeps each attribute in a `contextvars.ContextVar` of its
   own (made the first time the name is assigned, kept for the Local's life).
-  The variable holds a *box*, the tuple ``(owner, value)``, or None once the
-  attribute is deleted; an assignment sets a new box, nothing is mutated in
-  place. So values follow asyncio tasks (a task sees its creator's values,
-  siblings never see each other's writes) and the bridge both ways:
+  The variable holds a *box*, the tuple ``(owner, value)``, or ``_ABSENT``
+  (its default) where the attribute is unset or deleted; an assignment sets a
+  new box, nothing is mutated in place. So values follow asyncio tasks (a
+  task sees its creator's values, siblings never see each other's writes) and the bridge both ways:
   ``sync_to_async`` and ``async_to_sync`` run the callee in a copy of the
   caller's context and carry back every variable whose value object changed.
   The bridge needs no hook for `Local`. (One variable per attribute rather
@@ -17,8 +17,9 @@ Theory of operation:
   3.14, or any ``ctx.run`` in a new thread) must not see the creator's values
   in sync code, as with ``threading.local``. Owners are thread *tokens*
   (``_state.local_owner.__dict__``: one object per thread, fetched faster
-  than an ident and never reused) or, for boxes written by async code on
-  behalf of a sync caller blocked in ``async_to_sync``, that caller's ident.
+  than an ident and never reused): the writer's, or, for boxes written by
+  async code on behalf of a sync caller blocked in ``async_to_sync``, that
+  caller's (kept by its `CurrentThreadExecutor`).
   Plain sync code (no running loop, not running a ``sync_to_async`` call)
   sees only boxes it owns; code the bridge runs (async code, sync_to_async
   calls) sees every box of its context, because the bridge only hands a
@@ -28,7 +29,10 @@ Theory of operation:
   (the same whatever context the code runs in, including work the bridge
   routes back to a blocked sync caller: Django's database connections rely on
   it); inside a running loop, in boxes that only the owning thread ever sees
-  (per task, never across threads).
+  (per task, never across threads). Their variables are named with
+  `THREAD_CRITICAL_PREFIX` so that an ``async_to_sync`` call on the calling
+  thread's persistent loop can leave them behind when it returns: asgiref
+  runs such a call on a new thread, whose values die with it.
 
 Rules:
 
@@ -44,7 +48,13 @@ Rules:
   freed when the Local dies (``thread_critical`` sync values) or when the
   contexts holding them end (thread or task end), as for any ContextVar.
 - Each distinct attribute name costs one ContextVar for the Local's life
-  (Django's Locals use a handful of fixed names).
+  (Django's Locals use a handful of fixed names). A name that is *read* while
+  unset gets its variable too (at most ``_MAX_PROBED`` such names per Local):
+  Django reads unset Locals all the time (``getattr(_active, "value", None)``
+  on every gettext without an active translation, ``get_urlconf()`` on every
+  ``reverse()``), and a miss on a known variable skips an internal KeyError.
+- Reading, writing or deleting never raises internally on the fast paths: the
+  unset state is the ``_ABSENT`` default box, not a missing value.
 - ``_data`` cannot be assigned (asgiref reserves it; code relies on that).
 """
 
@@ -57,10 +67,10 @@ from typing import TYPE_CHECKING, Any, final
 
 from .._errors import LocalReservedNameError, LocalSubclassError
 from . import _state
+from ._context import THREAD_CRITICAL_PREFIX
 
 __all__ = ("Local",)
 
-_get_ident = threading.get_ident
 _get_running_loop = asyncio._get_running_loop
 _object_getattribute = object.__getattribute__
 _tls = _state.tls
@@ -68,8 +78,14 @@ _owner = _state.local_owner  # ``_owner.__dict__`` is this thread's token
 _current_executor = _state.current_executor
 _RESERVED = "_data"
 
-_Box = tuple[Any, Any]  # (owner: this thread's token or a sync caller's ident, value)
-_Var = contextvars.ContextVar["_Box | None"]
+_Box = tuple[Any, Any]  # (owner: the writer's or a blocked sync caller's token, value)
+_Var = contextvars.ContextVar[_Box]
+# Every variable's default, and what a delete sets: "no value here". Its owner
+# (None) is nobody's token, so the fast paths fall through to the slow ones,
+# which test for it by identity before asking `_can_see`.
+_ABSENT: _Box = (None, None)
+_MAX_PROBED = 64  # variables made for names only ever read (bounds memory on probes)
+_NOTHING: Any = object()  # "no visible value" from the slow read path (never stored)
 
 
 def _is_dunder(name: str) -> bool:
@@ -82,13 +98,14 @@ def _bridged() -> bool:
 
 
 def _can_see(owner: Any) -> bool:
-    """May this code see a box owned by ``owner``? (Slow path of every read.)"""
-    if owner is _owner.__dict__ or _bridged():
-        return True
-    # Plain sync code: an ident owner is what async code wrote for this thread
-    # while it was blocked in async_to_sync (carried back); a token is never
-    # another thread's to share (the inherited-context hazard).
-    return type(owner) is int and owner == _get_ident()
+    """May this code see a box owned by ``owner``? (Slow path of every read.)
+
+    Plain sync code sees only its own thread's token: another thread's box is
+    never its to share (the inherited-context hazard), and what async code
+    wrote for it while it was blocked in async_to_sync already carries its
+    token (`_write_owner`).
+    """
+    return owner is _owner.__dict__ or _bridged()
 
 
 def _write_owner() -> Any:
@@ -98,14 +115,8 @@ def _write_owner() -> Any:
         if executor is not None:
             # Async code (or a hop) working for a sync caller blocked in
             # async_to_sync: the box must be that caller's when carried back.
-            return _root_ident(executor)
+            return executor.root_owner
     return _owner.__dict__
-
-
-def _root_ident(executor: Any) -> int:
-    """Ident of the outermost sync caller blocked in async_to_sync along this context."""
-    ident: int = executor.root_ident
-    return ident
 
 
 def _missing(local: Local, name: str) -> Any:
@@ -116,7 +127,12 @@ def _missing(local: Local, name: str) -> Any:
 
 
 def _no_attribute(local: Local, name: str) -> AttributeError:
-    return AttributeError(f"'Local' object has no attribute {name!r}", name=name, obj=local)
+    # name/obj set as attributes: passing them as keywords costs ~8x more, and
+    # Django reads unset Locals through getattr(..., default) on hot paths.
+    exc = AttributeError(f"'Local' object has no attribute {name!r}")
+    exc.name = name
+    exc.obj = local
+    return exc
 
 
 def _reserved(name: str) -> LocalReservedNameError:
@@ -127,12 +143,23 @@ def _reserved(name: str) -> LocalReservedNameError:
     )
 
 
-def _var_for(variables: dict[str, _Var], name: str) -> _Var:
+def _var_for(variables: dict[str, _Var], name: str, prefix: str = "asgibridge.local.") -> _Var:
     """The variable of attribute ``name``, made on first use (setdefault: race-free)."""
     var = variables.get(name)
     if var is None:
-        var = variables.setdefault(name, contextvars.ContextVar(f"asgibridge.local.{name}"))
+        made = contextvars.ContextVar(prefix + name, default=_ABSENT)
+        var = variables.setdefault(name, made)
     return var
+
+
+def _visible(var: _Var | None) -> _Box | None:
+    """The box this code may see in ``var``, or None (slow paths)."""
+    if var is None:
+        return None
+    box = var.get()
+    if box is _ABSENT or not _can_see(box[0]):
+        return None
+    return box
 
 
 @final
@@ -211,18 +238,25 @@ class _DefaultLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
             owner, value = self[0][name].get()
             if owner is _owner.__dict__:
                 return value
-        except (LookupError, TypeError):  # never set, not set here, or deleted (None)
+        except KeyError:  # a name never set nor read: no variable yet
             pass
-        return _default_get_slow(self, name)
+        value = _default_get_slow(self, name)
+        if value is _NOTHING:
+            # Raised here, not in a helper: each frame the error unwinds costs a
+            # traceback entry, and getattr(local, name, default) pays for them.
+            if _is_dunder(name):
+                return _object_getattribute(self, name)
+            raise _no_attribute(self, name)
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
             var = self[0][name]
-            owner = var.get()[0]  # None (deleted) raises TypeError
+            owner = var.get()[0]
             if owner is _owner.__dict__:
                 var.set((owner, value))
                 return
-        except (LookupError, TypeError):
+        except KeyError:
             pass
         if name == _RESERVED:
             raise _reserved(name)
@@ -230,26 +264,25 @@ class _DefaultLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
 
     def __delattr__(self, name: str) -> None:
         var = self[0].get(name)
-        box = var.get(None) if var is not None else None
-        if box is None or not _can_see(box[0]):
+        if _visible(var) is None:
             raise _no_attribute(self, name)
-        var.set(None)
+        var.set(_ABSENT)  # (var is not None: _visible(None) is None)
 
     def __dir__(self) -> list[str]:
-        names = set()
-        for name, var in list(self[0].items()):
-            box = var.get(None)
-            if box is not None and _can_see(box[0]):
-                names.add(name)
+        names = {name for name, var in list(self[0].items()) if _visible(var) is not None}
         return sorted({n for n in object.__dir__(self) if _is_dunder(n)} | names)
 
 
 def _default_get_slow(local: _DefaultLocal, name: str) -> Any:
-    var = local[0].get(name)
-    box = var.get(None) if var is not None else None
-    if box is not None and _can_see(box[0]):
+    """The value this code may see, or ``_NOTHING``."""
+    variables = local[0]
+    var = variables.get(name)
+    box = _visible(var)
+    if box is not None:
         return box[1]
-    return _missing(local, name)
+    if var is None and len(variables) < _MAX_PROBED and not _is_dunder(name):
+        _var_for(variables, name)  # the next miss on this name raises no KeyError
+    return _NOTHING
 
 
 class _ThreadCriticalLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
@@ -268,7 +301,7 @@ class _ThreadCriticalLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
                 owner, value = self[0][name].get()
                 if owner is _owner.__dict__:
                     return value
-            except (LookupError, TypeError):
+            except KeyError:
                 pass
         return _missing(self, name)
 
@@ -278,7 +311,7 @@ class _ThreadCriticalLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
         if _get_running_loop() is None:
             self[1].__dict__[name] = value
         else:
-            _var_for(self[0], name).set((_owner.__dict__, value))
+            _var_for(self[0], name, THREAD_CRITICAL_PREFIX).set((_owner.__dict__, value))
 
     def __delattr__(self, name: str) -> None:
         if _get_running_loop() is None:
@@ -287,7 +320,7 @@ class _ThreadCriticalLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
                 del values[name]
                 return
         elif name in _critical_async_names(self):
-            self[0][name].set(None)
+            self[0][name].set(_ABSENT)
             return
         raise _no_attribute(self, name)
 
@@ -304,7 +337,6 @@ def _critical_async_names(local: _ThreadCriticalLocal) -> set[str]:
     token = _owner.__dict__
     names = set()
     for name, var in list(local[0].items()):
-        box = var.get(None)
-        if box is not None and box[0] is token:
+        if var.get()[0] is token:
             names.add(name)
     return names
