@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import gc
 import logging
 import threading
@@ -22,7 +23,7 @@ import pytest
 
 import asgibridge
 from asgibridge.sync import async_to_sync, sync_to_async
-from bridge_routes import ROUTES, run_on_route
+from bridge_routes import JOIN, ROUTES, run_on_route
 
 WAIT = 10.0  # seconds a sync function blocks at most (a stuck test still ends)
 
@@ -211,6 +212,7 @@ def test_cancel_is_forwarded_on_every_route(route: str) -> None:
         inner_started = asyncio.Event()
         inner_cancelled = asyncio.Event()
         sync_saw: list[str] = []
+        sync_done = threading.Event()
 
         async def inner() -> None:
             inner_started.set()
@@ -226,6 +228,8 @@ def test_cancel_is_forwarded_on_every_route(route: str) -> None:
             except BaseException as exc:
                 sync_saw.append(type(exc).__name__)
                 raise
+            finally:
+                sync_done.set()
 
         task = asyncio.ensure_future(wrap(sync_function)())
         await inner_started.wait()
@@ -234,7 +238,9 @@ def test_cancel_is_forwarded_on_every_route(route: str) -> None:
             await task
         except asyncio.CancelledError:
             pass
-        await wrap(lambda: None)()  # the route's thread has finished sync_function
+        # The abandoned sync_function runs on; wait for its end on the route (on
+        # the pool this wait may run on another thread than sync_function's).
+        assert await wrap(functools.partial(sync_done.wait, JOIN))()
         return task.cancelled(), inner_cancelled.is_set(), ",".join(sync_saw)
 
     assert run_on_route(route, body) == (True, True, "CancelledError")
