@@ -136,7 +136,7 @@ class AsyncToSync(Generic[_P, _R]):
             call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
                 if _state.traced:  # the one check the plain path pays for instrumentation
-                    call.coro = _traced_coroutine(self.awaitable, args, kwargs, loop)
+                    call.coro = _traced_coroutine(self, args, kwargs, loop)
                 else:
                     call.coro = self.awaitable(*args, **kwargs)
                 if loop_thread is not None:
@@ -161,6 +161,10 @@ class AsyncToSync(Generic[_P, _R]):
         func = functools.partial(self.__call__, parent)
         return functools.update_wrapper(func, self.awaitable)
 
+    def _hop_info(self, loop: asyncio.AbstractEventLoop) -> HopInfo:
+        """What the hop listeners are told this call is (a streaming bridge overrides it)."""
+        return HopInfo(self.awaitable, "async_to_sync", loop, submitted_at=time.perf_counter())
+
 
 def _own_loop_thread() -> tuple[LoopThread, bool]:
     """The loop for a call with no usable outer loop, and whether it is the context's.
@@ -177,17 +181,18 @@ def _own_loop_thread() -> tuple[LoopThread, bool]:
 
 
 def _traced_coroutine(
-    func: Callable[..., Awaitable[Any]],
+    wrapper: AsyncToSync[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     loop: asyncio.AbstractEventLoop,
 ) -> Awaitable[Any]:
     """Tell the hop listeners about this call; time it on the loop (caller thread)."""
+    func = wrapper.awaitable
     if not _state.hop_listeners:
         # Traced for the hang deadline only: keep the user's coroutine as the
         # task's own, so that hang reports and task reprs name it.
         return func(*args, **kwargs)
-    info = HopInfo(func, "async_to_sync", loop, submitted_at=time.perf_counter())
+    info = wrapper._hop_info(loop)
     note_thread(info)
     emit_start(info)
     try:

@@ -31,7 +31,7 @@ from typing import Any, cast
 
 from . import _state
 from ._call import AsyncCall
-from ._hop import Hop, TaskHop
+from ._hop import Hop, TaskHop, TracedTaskHop
 from ._timeout import timeout as _bridge_timeout
 
 __all__ = ("check_cancelled", "time_left")
@@ -60,7 +60,7 @@ def _task_in(callbacks: list[Any]) -> asyncio.Task[Any] | None:
 
 
 def _awaiting_task(hop: Hop) -> asyncio.Task[Any] | None:
-    if isinstance(hop, TaskHop):  # nobody awaits its future: it names its task
+    if isinstance(hop, (TaskHop, TracedTaskHop)):  # nobody awaits its future: it names its task
         return hop.task
     future = hop.future
     task = _task_in(_callbacks(future))

@@ -10,6 +10,9 @@ Theory of operation: the async_to_sync side already wakes every
 sync_to_async side has no thread of its own to wake: when a deadline is set,
 the traced path arms a `Watchdog`, one ``loop.call_later`` timer per call,
 re-armed every ``min(health_interval, hang_timeout)`` until the call ends.
+A `sync_iter_to_async` batch gets a `StreamWatchdog`: a batch may run for the
+whole stream while items flow, so what is timed is each wait of its consumer
+for an item (or of ``aclose()`` for the batch), not the batch.
 
 Rules: mode "raise" settles the waiting side with `BridgeDeadlockError`
 (the sync function, which cannot be interrupted, is abandoned and counted);
@@ -28,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from ._hop import Hop
 
 __all__ = (
+    "StreamWatchdog",
     "Watchdog",
     "a2s_deadline",
     "await_frames",
@@ -132,8 +137,8 @@ def thread_stack(ident: int | None) -> str:
 def record_abandoned(hop: Hop) -> None:
     """Count one sync call whose result nobody will read (by function name)."""
     _state.counters["abandoned_calls"] += 1
-    info = getattr(hop, "info", None)
-    name = function_name(info.function if info is not None else hop.func)
+    info: HopInfo | None = getattr(hop, "info", None)
+    name = info.name if info is not None else function_name(hop.func)
     by_name = _state.abandoned_by_name
     by_name[name] = by_name.get(name, 0) + 1
 
@@ -195,6 +200,9 @@ class Watchdog:
 
     __slots__ = ("handle", "hop", "info", "interval", "limit", "target", "task")
 
+    call = "sync_to_async"  # how a report names the call
+    waiter_role = "awaited by"  # and the task waiting on it
+
     def __init__(self, hop: Hop, info: HopInfo, target: Any, limit: float) -> None:
         self.hop = hop
         self.info = info
@@ -204,10 +212,18 @@ class Watchdog:
         self.interval = min(_state.config["health_interval"], limit)
         self.handle: asyncio.TimerHandle | None = hop.loop.call_later(self.interval, self._tick)
 
-    def cancel(self) -> None:
+    def cancel(self, *_done: object) -> None:
+        """Stop watching (also usable as a future's done callback)."""
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
+
+    def waited(self) -> float:
+        """Seconds the waiting side has waited so far."""
+        return time.perf_counter() - self.info.submitted_at
+
+    def _after_warning(self) -> None:
+        """A wait was reported in hang_mode "warn": once per call, so stop here."""
 
     def _tick(self) -> None:
         hop, info = self.hop, self.info
@@ -217,20 +233,21 @@ class Watchdog:
         if hop.started and info.thread_ident is not None and not _alive(info.thread_ident):
             self._give_up(
                 WorkerDiedError(
-                    f"sync_to_async({info.name}) lost its thread {info.thread_name!r}, "
+                    f"{self.call}({info.name}) lost its thread {info.thread_name!r}, "
                     "which died while running it.",
                     "Something ended the thread from inside the call (os._exit in a "
                     "thread? a C extension?); the result can never arrive.",
                 )
             )
             return
-        elapsed = time.perf_counter() - info.submitted_at
+        elapsed = self.waited()
         if elapsed < self.limit:
             self.handle = hop.loop.call_later(self.interval, self._tick)
             return
         message, hint = self._report(elapsed)
         if _state.config["hang_mode"] == "warn":
-            logger.warning("%s\n%s", message, hint)  # once: the timer is not re-armed
+            logger.warning("%s\n%s", message, hint)
+            self._after_warning()
             return
         self._give_up(BridgeDeadlockError(message, hint))
 
@@ -248,7 +265,8 @@ class Watchdog:
         waiting_on = _target_name(self.target, info)
         state = "running" if self.hop.started else "queued, not started"
         message = (
-            f"sync_to_async({info.name}) awaited by {task.get_name() if task else 'a callback'} "
+            f"{self.call}({info.name}) {self.waiter_role} "
+            f"{task.get_name() if task else 'a callback'} "
             f"in thread {threading.current_thread().name!r} has waited {elapsed:.3g}s "
             f"(more than {self.limit:g}s) on {waiting_on} ({state}).\n"
             f"  called from: {site}\n"
@@ -261,6 +279,60 @@ class Watchdog:
             "thread_sensitive=False or await instead of blocking."
         )
         return message, hint
+
+
+class StreamWatchdog(Watchdog):
+    """Watches one `sync_iter_to_async` batch: each wait of the loop side on it.
+
+    Args:
+        waiting: returns what the loop side waits on now (the consumer's
+            waiter for an item, or the batch while ``aclose()`` waits for it),
+            or None; a wait is timed from when it is first seen.
+        fail: hands a give-up error to the consumer (its next item raises it).
+
+    Each stuck wait is reported once in hang_mode "warn", and the batch is
+    watched on; in "raise" the consumer gets the report and the batch is
+    abandoned (it runs on; the generator is closed on its thread after it).
+    """
+
+    __slots__ = ("fail", "reported", "since", "wait", "waiting")
+
+    call = "sync_iter_to_async"
+    waiter_role = "consumed by"
+
+    def __init__(
+        self,
+        hop: Hop,
+        info: HopInfo,
+        target: Any,
+        limit: float,
+        *,
+        waiting: Callable[[], object],
+        fail: Callable[[BaseException], None],
+    ) -> None:
+        self.waiting = waiting
+        self.fail = fail
+        self.wait = waiting()  # the consumer that started the batch usually waits
+        self.since = info.submitted_at
+        self.reported: object = None
+        super().__init__(hop, info, target, limit)
+
+    def waited(self) -> float:
+        wait = self.waiting()
+        if wait is None or wait is self.reported:
+            return 0.0
+        now = time.perf_counter()
+        if wait is not self.wait:
+            self.wait, self.since = wait, now
+        return now - self.since
+
+    def _after_warning(self) -> None:
+        self.reported = self.wait  # once per stuck wait; a later one is reported too
+        self.handle = self.hop.loop.call_later(self.interval, self._tick)
+
+    def _give_up(self, error: BaseException) -> None:
+        self.fail(error)
+        super()._give_up(error)
 
 
 def _alive(ident: int) -> bool:

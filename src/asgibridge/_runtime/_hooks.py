@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,6 +37,7 @@ __all__ = (
     "emit_end",
     "emit_start",
     "function_name",
+    "iterable_name",
     "note_thread",
     "refresh",
     "register_listener",
@@ -56,7 +57,11 @@ class HopInfo:
     """What is known about one bridge call (filled in as the call progresses).
 
     Attributes:
-        function: the sync function (sync_to_async) or async callable (async_to_sync).
+        function: the sync function (sync_to_async) or async callable
+            (async_to_sync); for a streaming bridge's call, the iterable
+            (``sync_iter_to_async``: one production batch, or the final
+            ``close()``, is one sync_to_async call; ``async_iter_to_sync``: one
+            item is one async_to_sync call).
         direction: ``"sync_to_async"`` or ``"async_to_sync"``.
         loop: the event loop on the async side of the call.
         thread_name, thread_ident: the thread that ran the sync function
@@ -66,6 +71,8 @@ class HopInfo:
         run_time: seconds the function or coroutine ran.
         exception: what it raised, or None.
         cancelled: the awaiting side gave up before the run started (it was skipped).
+        label: the name to report when ``function`` is not a function (an
+            iterable), fixed when the call is made; None: derived from ``function``.
 
     Example:
         >>> import asyncio
@@ -78,7 +85,7 @@ class HopInfo:
         ('sync_to_async', 'builtins.len', None)
     """
 
-    function: Callable[..., Any]
+    function: Callable[..., Any] | Iterable[Any] | AsyncIterable[Any]
     direction: Direction
     loop: asyncio.AbstractEventLoop | None
     thread_name: str | None = None
@@ -87,13 +94,15 @@ class HopInfo:
     run_time: float | None = None
     exception: BaseException | None = None
     cancelled: bool = False
+    label: str | None = field(default=None, repr=False)
     submitted_at: float = field(default=0.0, repr=False)
     states: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def name(self) -> str:
         """The function's qualified name (for span and log names)."""
-        return function_name(self.function)
+        label = self.label
+        return function_name(self.function) if label is None else label
 
 
 HopListener = tuple[Callable[[HopInfo], Any] | None, Callable[[HopInfo, Any], None] | None]
@@ -109,6 +118,20 @@ def function_name(func: Any) -> str:
         return repr(target)
     module = getattr(target, "__module__", None)
     return f"{module}.{qualname}" if module else str(qualname)
+
+
+def iterable_name(iterable: object) -> str:
+    """``module.qualname`` of a generator's function, else of the iterable's type.
+
+    Never the iterable's repr: a lazy query's repr runs the query. Read it
+    before the generator ends (its module is read from its frame).
+    """
+    qualname = getattr(iterable, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return function_name(type(iterable))
+    frame = getattr(iterable, "gi_frame", None) or getattr(iterable, "ag_frame", None)
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    return f"{module}.{qualname}" if module else qualname
 
 
 def refresh() -> None:
@@ -258,6 +281,11 @@ def add_hop_listener(
 ) -> Registration:
     """Be told when every bridge call (hop) starts and ends.
 
+    The streaming bridges report theirs too: a ``sync_iter_to_async``
+    production batch (or its final ``close()``) is a sync_to_async hop, an
+    ``async_iter_to_sync`` item an async_to_sync hop; ``function`` is then the
+    iterable.
+
     Args:
         on_start: called with the `HopInfo` when a call is submitted (on the
             event loop for sync_to_async, on the sync caller's thread for
@@ -285,6 +313,9 @@ def add_hop_listener(
 
 def add_thread_handler(factory: ThreadHandler) -> Registration:
     """Run every sync_to_async function inside a context manager, on its own thread.
+
+    Each production batch of ``sync_iter_to_async`` (and the generator's
+    final ``close()``) is wrapped too, on the generator's thread.
 
     Args:
         factory: called with the `HopInfo` on the thread that runs the sync

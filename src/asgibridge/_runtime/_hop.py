@@ -19,6 +19,9 @@ is set (a listener, a thread handler or a hang deadline): it records the
 thread and the timings in a `HopInfo`, enters the thread handlers around the
 function, and calls the listeners' ``on_end`` on the running thread before
 the outcome is delivered. The plain `Hop` pays nothing for it.
+`submit_traced` puts one on its target the way every traced caller does:
+``on_start``, then, with a hang deadline, a `Watchdog`. `TracedTaskHop` is
+the traced `TaskHop` (an iterator batch, or the generator's ``close()``).
 """
 
 from __future__ import annotations
@@ -33,10 +36,18 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _state
-from ._diagnostics import record_abandoned
-from ._hooks import HopInfo, emit_end, note_thread, run_with_handlers
+from ._diagnostics import Watchdog, record_abandoned
+from ._hooks import HopInfo, emit_end, emit_start, note_thread, run_with_handlers
 
-__all__ = ("Hop", "TaskHop", "TracedHop", "current_exception", "run_with_exc_info")
+__all__ = (
+    "Hop",
+    "TaskHop",
+    "TracedHop",
+    "TracedTaskHop",
+    "current_exception",
+    "run_with_exc_info",
+    "submit_traced",
+)
 
 if sys.version_info >= (3, 11):
     current_exception = sys.exception
@@ -250,8 +261,69 @@ class TracedHop(Hop):
         Hop._cancel_future(self)
 
     def _deliver(self, result: Any, exc: BaseException | None) -> None:
+        self._report_end(exc)
+        Hop._deliver(self, result, exc)
+
+    def _report_end(self, exc: BaseException | None) -> None:
         info = self.info
         info.run_time = time.perf_counter() - info.submitted_at - (info.queue_wait or 0.0)
         info.exception = exc
         emit_end(info)
-        Hop._deliver(self, result, exc)
+
+
+class TracedTaskHop(TracedHop):
+    """A traced `TaskHop`: an iterator batch reported like one sync_to_async call.
+
+    ``divert``, when given, receives the function's exception instead of the
+    future, after the thread handlers and the listeners saw it: nobody awaits
+    a batch's future (the consumer gets the generator's error through its
+    buffer, after the items produced before it).
+    """
+
+    __slots__ = ("divert", "task")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        func: Callable[..., Any],
+        task: asyncio.Task[Any] | None,
+        info: HopInfo,
+        divert: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        super().__init__(loop, ctx, func, (), {}, None, info)
+        self.task = task
+        self.divert = divert
+
+    def _deliver(self, result: Any, exc: BaseException | None) -> None:
+        divert = self.divert
+        if exc is None or divert is None:
+            TracedHop._deliver(self, result, exc)
+            return
+        self._report_end(exc)
+        divert(exc)
+        Hop._deliver(self, None, None)
+
+
+def submit_traced(
+    hop: TracedHop,
+    target: Any,
+    watch: Callable[[Hop, HopInfo, Any, float], Watchdog] = Watchdog,
+) -> Watchdog | None:
+    """Put a traced hop on ``target``: listeners see it start; a deadline arms ``watch``.
+
+    Called on the loop, in the submitting task (``on_start`` sees its context).
+
+    Returns:
+        The watchdog (cancel it when the call ends), or None without a hang deadline.
+    """
+    info = hop.info
+    emit_start(info)
+    try:
+        target._put(hop)
+    except BaseException as exc:
+        info.exception = exc
+        emit_end(info)
+        raise
+    limit = _state.config["hang_timeout"]
+    return watch(hop, info, target, limit) if limit is not None else None

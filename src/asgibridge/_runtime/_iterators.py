@@ -27,12 +27,21 @@ Theory of operation (`sync_iter_to_async`):
 - Cancelling the consumer, ``aclose()`` or dropping the generator stops
   production after the item being produced, then runs ``close()`` on the
   generator's thread (its ``finally`` runs there).
+- Instrumentation: when ``_state.traced`` is set (checked once per batch),
+  a batch and the final ``close()`` are `TracedTaskHop` s submitted like a
+  traced sync_to_async call (`submit_traced`): listeners see each start and
+  end, the thread handlers wrap it on its thread, and with a hang deadline a
+  `StreamWatchdog` times the consumer's waits for an item. The generator's
+  error is diverted to the consumer after the handlers and listeners saw it.
+  A batch the watchdog gave up on runs on; ``close()`` is queued behind it.
 
 `async_iter_to_sync` has no read-ahead: the async iterator only runs while the
 consuming thread is blocked in ``async_to_sync`` (one call per item), because
 that is when thread-sensitive ``sync_to_async`` work it does can come back to
 the consuming thread. All calls must reach the same loop (an async generator
 is bound to one); a change of loop raises instead of silently skipping items.
+Each call is reported to the hop listeners as an async_to_sync call on the
+async iterable, and is watched by async_to_sync's hang deadline.
 """
 
 from __future__ import annotations
@@ -40,14 +49,25 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import functools
 import threading
-from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterable, Iterator
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from typing import Any, Generic, TypeVar
 
 from .._errors import IteratorLoopChangedError
 from . import _state
 from ._async_to_sync import AsyncToSync
-from ._hop import Hop, TaskHop
+from ._diagnostics import StreamWatchdog, Watchdog
+from ._hooks import HopInfo, iterable_name
+from ._hop import Hop, TaskHop, TracedTaskHop, submit_traced
 from ._loops import LoopThread
 from ._routing import Target, sensitive_target
 from ._workers import StickyPool, Worker, get_sticky_pool
@@ -62,6 +82,12 @@ _DEFAULT_BUFFER = 32
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def _drop_outcome(future: asyncio.Future[Any]) -> None:
+    # An abandoned batch, or its close(): the outcome is dropped, never logged.
+    if not future.cancelled():
+        future.exception()
 
 
 class _SyncProducer(Generic[_T]):
@@ -86,11 +112,19 @@ class _SyncProducer(Generic[_T]):
         # thread_sensitive=False: one pool thread leased for the generator's life,
         # so every batch and the final close() run on the same thread.
         self._leased: Worker | None = None
+        self._name: str | None = None  # what hop listeners are told (first traced batch)
 
     # -- producing thread -------------------------------------------------------
 
     def _produce(self) -> None:
-        """One batch: fill the buffer, then return (runs in ``self._ctx``)."""
+        """One batch (plain path): the generator's error goes to the consumer."""
+        try:
+            self._fill()
+        except BaseException as exc:  # delivered to the consumer, never lost
+            self._finish(exc)
+
+    def _fill(self) -> None:
+        """Fill the buffer, then return (in ``self._ctx``); raises what the iterator raises."""
         try:
             iterator = self._iterator
             if iterator is None:
@@ -106,10 +140,14 @@ class _SyncProducer(Generic[_T]):
                     waiter, self._waiter = self._waiter, None
                 if waiter is not None:
                     self._notify(waiter)
-        except StopIteration:
+        except StopIteration:  # the normal end: not an error for the thread handlers
             self._finish(None)
-        except BaseException as exc:  # delivered to the consumer, never lost
-            self._finish(exc)
+
+    def _close_abandoned(self) -> None:
+        """Close the generator after a batch the hang watchdog gave up on (queued behind it)."""
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
 
     def _finish(self, error: BaseException | None) -> None:
         with self._lock:
@@ -128,20 +166,58 @@ class _SyncProducer(Generic[_T]):
 
     # -- consumer (loop thread) -------------------------------------------------
 
-    def _submit(self, func: Any) -> Hop:
+    def _target(self, loop: asyncio.AbstractEventLoop) -> Target:
+        if self._thread_sensitive:
+            # Routed in a copy: a batch the hang watchdog gave up on may still
+            # be running inside ``self._ctx`` (a context is entered once at a time).
+            return self._ctx.copy().run(sensitive_target, loop)
+        if self._leased is None:
+            self._leased = get_sticky_pool().lease()
+        return self._leased
+
+    def _submit(self, close: Callable[[], Any] | None = None) -> Hop:
+        """Queue a production batch (or ``close``, to close the generator) on its thread."""
         loop = self._loop
         assert loop is not None
+        if _state.traced:  # the one check the plain path pays for instrumentation
+            return self._submit_traced(loop, close)
         # The consumer's task: what check_cancelled/time_left in the generator ask about.
+        func = self._produce if close is None else close
         hop = TaskHop(loop, self._ctx, func, asyncio.current_task(loop))
-        target: Target
-        if self._thread_sensitive:
-            target = self._ctx.run(sensitive_target, loop)
-        else:
-            if self._leased is None:
-                self._leased = get_sticky_pool().lease()
-            target = self._leased
-        target._put(hop)
+        self._target(loop)._put(hop)
         return hop
+
+    def _submit_traced(
+        self, loop: asyncio.AbstractEventLoop, close: Callable[[], Any] | None
+    ) -> Hop:
+        """`_submit` as one traced sync_to_async call (listeners, handlers, deadline)."""
+        if self._name is None:
+            self._name = iterable_name(self._iterable)  # before the generator ends
+        info = HopInfo(
+            self._iterable,
+            "sync_to_async",
+            loop,
+            submitted_at=time.perf_counter(),
+            label=self._name,
+        )
+        task = asyncio.current_task(loop)
+        watch: Callable[..., Watchdog] = Watchdog
+        if close is None:  # a batch: the generator's error goes to the consumer
+            hop = TracedTaskHop(loop, self._ctx, self._fill, task, info, divert=self._finish)
+            watch = functools.partial(StreamWatchdog, waiting=self._waiting, fail=self._finish)
+        else:
+            hop = TracedTaskHop(loop, self._ctx, close, task, info)
+        watchdog = submit_traced(hop, self._target(loop), watch)
+        if watchdog is not None:
+            hop.future.add_done_callback(watchdog.cancel)
+        return hop
+
+    def _waiting(self) -> object:
+        """What the loop side waits on now (for the hang watchdog): an item, or the batch."""
+        waiter = self._waiter
+        if waiter is not None:
+            return waiter
+        return self._batch if self._stopping else None
 
     async def next(self) -> Any:
         """The next item, or `_END`; raises what the generator raised."""
@@ -167,7 +243,7 @@ class _SyncProducer(Generic[_T]):
                     self._running = True
             if start:
                 try:
-                    self._batch = self._submit(self._produce)
+                    self._batch = self._submit()
                 except BaseException:
                     # No thread to produce on (its executor is gone): nothing runs.
                     with self._lock:
@@ -197,17 +273,34 @@ class _SyncProducer(Generic[_T]):
     async def _close_generator(self) -> None:
         with self._lock:
             self._stopping = True
-            running = self._running
-            started = self._iterator is not None or running
+            started = self._iterator is not None or self._running
         batch = self._batch
-        if running and batch is not None:
+        if batch is not None and batch.cancelled:  # the hang watchdog gave up on it
+            self._close_behind(batch)
+            return
+        if batch is not None and not batch.future.done():
             # The batch stops after the item being produced; the generator
-            # cannot be closed while another thread is inside it.
-            await batch.future
+            # cannot be closed while another thread is inside it. Once it has
+            # delivered, its handlers have exited and its listeners saw its end.
+            try:
+                await batch.future
+            except BaseException:
+                if batch.cancelled:  # given up while aclose() waited for it
+                    self._close_behind(batch)
+                raise
         close = getattr(self._iterator, "close", None)
         if not started or self._done or close is None:
             return
         await self._submit(close).future
+
+    def _close_behind(self, batch: Hop) -> None:
+        """Queue ``close()`` behind a batch that was given up on, without waiting for it."""
+        batch.future.add_done_callback(_drop_outcome)  # the consumer got the report
+        try:
+            hop = self._submit(self._close_abandoned)
+        except Exception:  # no thread left to close it on: the garbage collector will
+            return
+        hop.future.add_done_callback(_drop_outcome)
 
 
 async def _drive(producer: _SyncProducer[_T]) -> AsyncGenerator[_T, None]:
@@ -260,6 +353,26 @@ def sync_iter_to_async(
     return _drive(_SyncProducer(iterable, thread_sensitive, buffer))
 
 
+class _StreamCall(AsyncToSync[[], Any]):
+    """An `_AsyncConsumer` call, reported to the hop listeners as a call on the async iterable."""
+
+    def __init__(self, step: Callable[[], Any], consumer: _AsyncConsumer[Any]) -> None:
+        super().__init__(step)
+        self._consumer = consumer
+
+    def _hop_info(self, loop: asyncio.AbstractEventLoop) -> HopInfo:
+        consumer = self._consumer
+        if consumer._name is None:
+            consumer._name = iterable_name(consumer._aiterable)  # before the generator ends
+        return HopInfo(
+            consumer._aiterable,
+            "async_to_sync",
+            loop,
+            submitted_at=time.perf_counter(),
+            label=consumer._name,
+        )
+
+
 class _AsyncConsumer(Generic[_T]):
     """Drives an async iterator, one async_to_sync call per item, on one loop."""
 
@@ -268,8 +381,9 @@ class _AsyncConsumer(Generic[_T]):
         self._aiterator: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pinned: LoopThread | None = None
-        self._anext_sync = AsyncToSync(self._anext)
-        self._aclose = AsyncToSync(self._close)
+        self._name: str | None = None  # what hop listeners are told (first traced call)
+        self._anext_sync = _StreamCall(self._anext, self)
+        self._aclose = _StreamCall(self._close, self)
 
     def next(self) -> Any:
         """The next item or `_END` (one async_to_sync call)."""

@@ -49,9 +49,9 @@ from .._errors import SyncToAsyncTypeError
 from . import _state
 from ._context import carry_back
 from ._coroutines import COROUTINE_MARKER_ITEMS, copy_metadata, is_async_callable
-from ._diagnostics import Watchdog, record_abandoned
-from ._hooks import HopInfo, emit_end, emit_start, run_with_handlers
-from ._hop import Hop, TracedHop, current_exception, run_with_exc_info
+from ._diagnostics import record_abandoned
+from ._hooks import HopInfo, run_with_handlers
+from ._hop import Hop, TracedHop, current_exception, run_with_exc_info, submit_traced
 from ._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 
 __all__ = ("SyncToAsync", "sync_to_async")
@@ -167,15 +167,7 @@ class SyncToAsync(Generic[_P, _R]):
         if self._custom_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
-        emit_start(info)
-        try:
-            target._put(hop)
-        except BaseException as exc:
-            info.exception = exc
-            emit_end(info)
-            raise
-        limit = _state.config["hang_timeout"]
-        watchdog = Watchdog(hop, info, target, limit) if limit is not None else None
+        watchdog = submit_traced(hop, target)
         try:
             return await hop.future
         except asyncio.CancelledError:
