@@ -15,6 +15,10 @@ import pytest
 
 import asgibridge
 
+# Shared fixtures defined in helper modules: a fixture counts where its name is
+# in a conftest's namespace.
+from hang_fixtures import flag, hang_raise, hang_warn  # noqa: F401
+
 _GRACE = 5.0  # seconds a finishing thread gets to end before it counts as leaked
 
 

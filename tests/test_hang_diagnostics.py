@@ -7,7 +7,6 @@ Each known asgiref hang is built here and must end fast: small deadlines via
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import select
 import signal
@@ -24,50 +23,9 @@ import asgibridge
 from asgibridge.exceptions import BridgeDeadlockError, LoopUnavailableError
 from asgibridge.instrumentation import stats
 from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from hang_fixtures import Flag
 
 JOIN = 10.0
-
-
-@pytest.fixture
-def hang_raise() -> Iterator[None]:
-    previous = asgibridge.configure(hang_timeout=0.2, hang_mode="raise", health_interval=0.02)
-    try:
-        yield
-    finally:
-        asgibridge.configure(**previous)
-
-
-@pytest.fixture
-def hang_warn() -> Iterator[None]:
-    previous = asgibridge.configure(hang_timeout=0.2, hang_mode="warn", health_interval=0.02)
-    try:
-        yield
-    finally:
-        asgibridge.configure(**previous)
-
-
-class Flag(logging.Handler):
-    """Sets an event when the "asgibridge" logger warns (and keeps the records)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.event = threading.Event()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.event.set()
-
-
-@pytest.fixture
-def flag() -> Iterator[Flag]:
-    handler = Flag()
-    logger = logging.getLogger("asgibridge")
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_configure_validates_the_mode_and_deadline() -> None:

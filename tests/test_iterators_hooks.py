@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -19,11 +18,11 @@ from typing import Any
 
 import pytest
 
-import asgibridge
 from asgibridge._runtime import _state
 from asgibridge.exceptions import BridgeDeadlockError
 from asgibridge.instrumentation import HopInfo, add_hop_listener, add_thread_handler, stats
 from asgibridge.sync import async_iter_to_sync, sync_iter_to_async
+from hang_fixtures import Flag
 
 JOIN = 10.0
 FAST = 5.0  # a hang test must end well before this (its deadline is 0.2 s)
@@ -105,48 +104,6 @@ async def never_ticks(started: threading.Event) -> AsyncIterator[int]:
     started.set()
     await asyncio.Event().wait()
     yield 0
-
-
-@pytest.fixture
-def hang_raise() -> Iterator[None]:
-    previous = asgibridge.configure(hang_timeout=0.2, hang_mode="raise", health_interval=0.02)
-    try:
-        yield
-    finally:
-        asgibridge.configure(**previous)
-
-
-@pytest.fixture
-def hang_warn() -> Iterator[None]:
-    previous = asgibridge.configure(hang_timeout=0.2, hang_mode="warn", health_interval=0.02)
-    try:
-        yield
-    finally:
-        asgibridge.configure(**previous)
-
-
-class Flag(logging.Handler):
-    """Sets an event when the "asgibridge" logger warns (and keeps the records)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.event = threading.Event()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.event.set()
-
-
-@pytest.fixture
-def flag() -> Iterator[Flag]:
-    handler = Flag()
-    logger = logging.getLogger("asgibridge")
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
 
 
 async def collect(agen: AsyncGenerator[int, None], into: list[int]) -> None:
