@@ -10,6 +10,7 @@ count the memory still held by allocations made in ``_local.py``
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import gc
@@ -19,6 +20,7 @@ import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,3 +369,49 @@ def test_no_growth_per_bridge_call(critical: bool) -> None:
     batch()
     # A leak of one box per call would be 600 * ~60 bytes.
     assert _held_by_local_module() - before < 2000
+
+
+class HoldingExecutor(concurrent.futures.Executor):
+    """Runs each call on its own thread, then keeps the call until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def hold() -> None:
+            future.set_result(fn(*args, **kwargs))
+            self.release.wait(JOIN)  # ``fn`` (the bridge's work item) is still referenced
+
+        thread = threading.Thread(target=hold)
+        self.threads.append(thread)
+        thread.start()
+        return future
+
+
+def test_a_finished_call_keeps_no_value_alive_while_its_thread_holds_on() -> None:
+    # The thread that ran a sync_to_async call may keep the bridge's work item a
+    # while after delivering the result (a pool worker until it takes its next
+    # item). The callee's context, and the values it set, must not live on in it.
+    local = Local()
+    executor = HoldingExecutor()
+    refs: list[weakref.ref[Value]] = []
+
+    def callee() -> None:
+        value = Value()
+        refs.append(weakref.ref(value))
+        local.value = value
+
+    async def caller() -> None:
+        await sync_to_async(callee, thread_sensitive=False, executor=executor)()
+        local.value = None  # the caller drops the value it got back
+
+    try:
+        contextvars.Context().run(asyncio.run, caller())
+        assert refs[0]() is None
+    finally:
+        executor.release.set()
+        for thread in executor.threads:
+            thread.join(JOIN)

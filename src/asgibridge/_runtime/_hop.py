@@ -74,6 +74,11 @@ def run_with_exc_info(exc: BaseException, func: Callable[..., Any], *args: Any) 
         exc.__traceback__ = traceback
 
 
+# What a hop's ``ctx`` becomes once its call has run (see `Hop.run`): empty,
+# never entered, never written.
+_SPENT = contextvars.Context()
+
+
 class Hop:
     """A sync call submitted from an event loop to another thread."""
 
@@ -129,6 +134,8 @@ class Hop:
         tls = _state.tls
         previous = tls.hop
         tls.hop = self
+        result: Any = None
+        error: BaseException | None = None
         try:
             if self.handler is not None:
                 result = self.handler()
@@ -137,14 +144,18 @@ class Hop:
             else:
                 result = self.ctx.run(self.func, *self.args, **self.kwargs)
         except BaseException as exc:
-            self._deliver(None, exc)
-        else:
-            self._deliver(result, None)
+            error = exc
         finally:
             tls.hop = previous
-            # Hazard (leak): the hop may live on in a traceback; drop the call.
+            # Hazard (leak): the hop outlives the call (in this thread's frame until
+            # it takes its next item, in a traceback). Drop what the call held,
+            # its context above all, *before* the caller is woken: the caller must
+            # never find values the callee's context kept still alive.
             self.args = ()
             self.kwargs = {}
+            self.handler = None
+            self.ctx = _SPENT
+        self._deliver(result, error)
 
     def fail(self, exc: BaseException) -> None:
         """The thread meant to run this call gave up: deliver ``exc`` unrun."""
