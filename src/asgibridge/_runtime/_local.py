@@ -119,13 +119,6 @@ def _write_owner() -> Any:
     return _owner.__dict__
 
 
-def _missing(local: Local, name: str) -> Any:
-    """No value for ``name`` here: dunders come from the class, the rest raise."""
-    if _is_dunder(name):
-        return _object_getattribute(local, name)
-    raise _no_attribute(local, name)
-
-
 def _no_attribute(local: Local, name: str) -> AttributeError:
     # name/obj set as attributes: passing them as keywords costs ~8x more, and
     # Django reads unset Locals through getattr(..., default) on hot paths.
@@ -303,7 +296,11 @@ class _ThreadCriticalLocal(Local, tuple[Any, ...]):  # type: ignore[misc]
                     return value
             except KeyError:
                 pass
-        return _missing(self, name)
+        # No value here: dunders come from the class, the rest raise (from this
+        # frame: see _DefaultLocal.__getattribute__).
+        if _is_dunder(name):
+            return _object_getattribute(self, name)
+        raise _no_attribute(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == _RESERVED:
