@@ -33,6 +33,7 @@ async def test_not_cancelled_runs_to_the_end() -> None:
 async def _cancel_while_running(thread_sensitive: bool, nested: bool) -> list[str]:
     started = threading.Event()
     cancelled = threading.Event()
+    finished = threading.Event()
     seen: list[str] = []
 
     def loop_until_cancelled() -> None:
@@ -42,8 +43,10 @@ async def _cancel_while_running(thread_sensitive: bool, nested: bool) -> list[st
             check_cancelled()
         except asyncio.CancelledError:
             seen.append("raised")
+            finished.set()
             raise
         seen.append("not raised")
+        finished.set()
 
     async def middle() -> None:
         await sync_to_async(loop_until_cancelled, thread_sensitive=thread_sensitive)()
@@ -59,6 +62,9 @@ async def _cancel_while_running(thread_sensitive: bool, nested: bool) -> list[st
     with pytest.raises(asyncio.CancelledError):
         await task
     cancelled.set()
+    # The abandoned function runs on: wait for its end on its own thread (a
+    # later pool call may run on another pool thread, before it is done).
+    assert await loop.run_in_executor(None, finished.wait, 10)
     return seen
 
 
