@@ -249,7 +249,7 @@ def test_nothing_registered_builds_nothing_for_instrumentation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # "Zero cost when nothing is registered": the plain paths never build a
-    # HopInfo nor a TracedHop. Made to fail loudly if they did; then shown to
+    # HopInfo (a hop's tracing data). Made to fail loudly if they did; then shown to
     # be reached once a listener is registered (so the check itself works).
     from asgibridge._runtime import _async_to_sync, _sync_to_async
 
@@ -260,7 +260,6 @@ def test_nothing_registered_builds_nothing_for_instrumentation(
         raise AssertionError("instrumentation object built with nothing registered")
 
     monkeypatch.setattr(_sync_to_async, "HopInfo", forbidden)
-    monkeypatch.setattr(_sync_to_async, "TracedHop", forbidden)
     monkeypatch.setattr(_async_to_sync, "HopInfo", forbidden)
 
     async def outer() -> int:

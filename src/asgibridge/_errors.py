@@ -43,6 +43,10 @@ __all__ = (
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
+    "IteratorLoopChangedError",
+    "GreenThreadsError",
+    "ConfigTypeError",
+    "ConfigValueError",
 )
 
 
@@ -431,5 +435,23 @@ class GreenThreadsError(AsgiBridgeError, RuntimeError):
 
     Example:
         >>> issubclass(GreenThreadsError, RuntimeError)
+        True
+    """
+
+
+class ConfigTypeError(AsgiBridgeError, TypeError):
+    """A runtime option (``configure()`` or an ``ASGIBRIDGE_*`` variable) has the wrong type.
+
+    Example:
+        >>> issubclass(ConfigTypeError, TypeError)
+        True
+    """
+
+
+class ConfigValueError(AsgiBridgeError, ValueError):
+    """A runtime option (``configure()`` or an ``ASGIBRIDGE_*`` variable) is out of range.
+
+    Example:
+        >>> issubclass(ConfigValueError, ValueError)
         True
     """

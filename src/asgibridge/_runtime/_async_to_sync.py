@@ -86,6 +86,9 @@ class AsyncToSync(Generic[_P, _R]):
 
     # asgiref exposes this ContextVar as a class attribute; code reads it.
     async_single_thread_context = _single_thread_context
+    # A call on a loop of the runtime's own cancels the tasks it left running
+    # (as asyncio.run does); the streaming bridge's per-item calls do not.
+    _cancel_leftovers = True
 
     def __init__(
         self,
@@ -136,9 +139,10 @@ class AsyncToSync(Generic[_P, _R]):
             call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
                 if _state.traced:  # the one check the plain path pays for instrumentation
-                    call.coro = _traced_coroutine(self, args, kwargs, loop)
+                    call.prepare(_traced_coroutine(self, args, kwargs, loop))
                 else:
-                    call.coro = self.awaitable(*args, **kwargs)
+                    call.prepare(self.awaitable(*args, **kwargs))
+                call.cancel_leftovers = self._cancel_leftovers
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
                 loop.call_soon_threadsafe(call.start)

@@ -16,9 +16,20 @@ cancelled on its loop, and its end no longer cleans up the loop, which by
 then may be running another call of the same thread (it would cancel that
 call's tasks).
 
+At the end of a call on a loop of its own, the tasks the call left running
+are cancelled, as ``asyncio.run`` does, and waited for at most
+``leftover_timeout`` seconds: a task that ignores cancellation is then named
+in a warning on the "asgibridge" logger, counted, left on the loop (never
+waited for again) and the caller returns. The streaming bridge's per-item
+calls (``cancel_leftovers=False``) leave helper tasks of the async iterator
+alone between items; they are cancelled when the iterator is closed.
+
 Rules: the task runs *in* the copied context on 3.11+ (``context=``), so its
 changes land there for `carry_back`; on 3.10 a wrapper coroutine captures
-them. The caller's health check runs on its own thread and only reads.
+them. The caller's exception (shown to the coroutine in ``sys.exc_info()``,
+as asgiref does) is raised and caught only on the caller's own thread, while
+the coroutine is primed (`prepare`): the loop thread never rewrites its
+traceback. The caller's health check runs on its own thread and only reads.
 """
 
 from __future__ import annotations
@@ -28,12 +39,15 @@ import contextvars
 import sys
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine, Generator
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LoopUnavailableError
-from ._diagnostics import a2s_deadline
+from . import _state
+from ._hang_report import a2s_deadline, logger
+from ._loops import describe_task
+from ._stats import count
 
 if TYPE_CHECKING:
     from ._executor import CurrentThreadExecutor
@@ -50,15 +64,24 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
+class _Pause:
+    """Suspends a coroutine once, outside any task (its priming step)."""
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield None
+
+
 async def _with_exc_info(exc: BaseException, awaitable: Awaitable[Any]) -> Any:
     # Let the coroutine see the caller's exception in sys.exc_info(), as asgiref does.
+    # Primed on the caller's thread (see `AsyncCall.prepare`): the raise and the
+    # traceback restore happen there, before the pause; the loop resumes after it.
     traceback = exc.__traceback__
     try:
         raise exc
     except BaseException:
-        return await awaitable
-    finally:
         exc.__traceback__ = traceback
+        await _Pause()
+        return await awaitable
 
 
 async def _capturing(call: AsyncCall, awaitable: Awaitable[Any]) -> Any:
@@ -74,13 +97,16 @@ class AsyncCall:
 
     __slots__ = (
         "abandoned",
+        "cancel_leftovers",
         "captured",
         "coro",
         "ctx",
         "exc",
         "executor",
+        "finished_waiting",
         "hop",
         "loop",
+        "loop_ident",
         "loop_thread",
         "outcome",
         "started_at",
@@ -104,7 +130,7 @@ class AsyncCall:
         self.hop = hop
         self.loop_thread = loop_thread
         self.exc = exc
-        self.coro: Awaitable[Any] | None = None
+        self.coro: Coroutine[Any, Any, Any] | None = None
         self.task: asyncio.Task[Any] | None = None
         self.captured: contextvars.Context | None = None
         self.outcome: tuple[Any, BaseException | None] = (
@@ -115,6 +141,21 @@ class AsyncCall:
         self.started_at = time.monotonic()
         self.stopped_seen = 0
         self.abandoned = False
+        self.cancel_leftovers = True
+        self.finished_waiting = False
+        self.loop_ident: int | None = None  # the loop's thread, once the call started
+
+    # -- caller thread, before scheduling ---------------------------------------
+
+    def prepare(self, awaitable: Awaitable[Any]) -> None:
+        """Wrap the awaitable for the task; prime the exc_info carrier here (caller thread)."""
+        coro: Any = awaitable
+        if type(coro) is not CoroutineType:
+            coro = _await(coro)
+        if self.exc is not None:
+            coro = _with_exc_info(self.exc, coro)
+            coro.send(None)  # raises and catches the caller's exception on this thread
+        self.coro = coro
 
     # -- loop thread ----------------------------------------------------------
 
@@ -122,11 +163,8 @@ class AsyncCall:
         coro = self.coro
         self.coro = None
         assert coro is not None
+        self.loop_ident = threading.get_ident()
         try:
-            if type(coro) is not CoroutineType:
-                coro = _await(coro)
-            if self.exc is not None:
-                coro = _with_exc_info(self.exc, coro)
             if _CONTEXT_PARAM:
                 task = self.loop.create_task(coro, context=self.ctx)  # type: ignore[call-arg,unused-ignore]
             else:
@@ -147,18 +185,52 @@ class AsyncCall:
             self.outcome = (task.result(), None)
         except BaseException as exc:
             self.outcome = (None, exc)
-        if self.loop_thread is None or self.abandoned:
+        loop_thread = self.loop_thread
+        if loop_thread is None or self.abandoned or not self.cancel_leftovers:
             self.executor._finish()
             return
         # A loop of our own: cancel what the call left running, as asyncio.run does.
-        leftovers = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        stubborn = loop_thread.stubborn
+        leftovers = [t for t in asyncio.all_tasks(self.loop) if not t.done() and t not in stubborn]
         if not leftovers:
             self.executor._finish()
             return
         for leftover in leftovers:
             leftover.cancel()
         gathered = asyncio.gather(*leftovers, return_exceptions=True)
-        gathered.add_done_callback(lambda _f: self.executor._finish())
+        timer = self.loop.call_later(
+            _state.config["leftover_timeout"], self._leftovers_overdue, leftovers, stubborn
+        )
+
+        def finished(_gathered: object) -> None:
+            timer.cancel()
+            self._finish_once()
+
+        gathered.add_done_callback(finished)
+
+    def _leftovers_overdue(self, leftovers: list[asyncio.Task[Any]], stubborn: Any) -> None:
+        # Hazard (hang): a task that ignores cancellation would keep the caller
+        # blocked forever while the loop is healthy (no health check fires).
+        overdue = [task for task in leftovers if not task.done()]
+        if overdue:
+            for task in overdue:
+                stubborn.add(task)
+            count("leftover_tasks", len(overdue))
+            logger.warning(
+                "asgibridge: async_to_sync in thread %r returned while %d task(s) it left "
+                "running ignored cancellation for %gs: %s. They stay on the loop; make them "
+                "return when cancelled, or await them before the async function returns.",
+                self.waiter.name,
+                len(overdue),
+                _state.config["leftover_timeout"],
+                ", ".join(describe_task(task) for task in overdue),
+            )
+        self._finish_once()
+
+    def _finish_once(self) -> None:
+        if not self.finished_waiting:
+            self.finished_waiting = True
+            self.executor._finish()
 
     def _cancel_abandoned(self) -> None:
         # Loop thread; queued after `start`, so the task exists unless start failed.
@@ -221,5 +293,5 @@ class AsyncCall:
         self._check_deadline(name)
 
     def _check_deadline(self, name: str) -> None:
-        # Reported (raise, or log once) by `_diagnostics`, which names the chain.
+        # Reported (raise, or log once) by `_hang_report`, which names the chain.
         a2s_deadline(self, name)

@@ -7,7 +7,7 @@ raises ``asyncio.CancelledError`` once the task awaiting it was cancelled, and
 Theory of operation: nothing is recorded on the bridge's hot path. The
 current thread's ``tls.hop`` is the sync_to_async call it runs; the task
 awaiting it is found through the hop's future (the task registered its wakeup
-callback there; a `TaskHop`, an iterator batch nobody awaits, names the
+callback there; a hop nobody awaits (an iterator batch) names the
 consumer's task instead), and an async_to_sync call between two hops is found through
 the task's done callbacks (`AsyncCall._task_done`), whose ``hop`` is the outer
 call. Walking that chain makes both functions see across nested hops
@@ -31,7 +31,8 @@ from typing import Any, cast
 
 from . import _state
 from ._call import AsyncCall
-from ._hop import Hop, TaskHop, TracedTaskHop
+from ._hop import Hop
+from ._names import function_name
 from ._timeout import timeout as _bridge_timeout
 
 __all__ = ("check_cancelled", "time_left")
@@ -60,7 +61,7 @@ def _task_in(callbacks: list[Any]) -> asyncio.Task[Any] | None:
 
 
 def _awaiting_task(hop: Hop) -> asyncio.Task[Any] | None:
-    if isinstance(hop, (TaskHop, TracedTaskHop)):  # nobody awaits its future: it names its task
+    if hop.task is not None:  # nobody awaits its future: it names its task
         return hop.task
     future = hop.future
     task = _task_in(_callbacks(future))
@@ -123,7 +124,7 @@ def check_cancelled() -> None:
     for hop, task in _chain():
         if hop.cancelled or hop.future.cancelled() or (task is not None and _cancelling(task)):
             raise asyncio.CancelledError(
-                f"the task awaiting {getattr(hop.func, '__qualname__', hop.func)!r} was cancelled"
+                f"the task awaiting {function_name(hop.func)} was cancelled"
             )
 
 

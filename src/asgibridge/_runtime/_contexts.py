@@ -14,7 +14,8 @@ context hides on entry; such a context is single-use and rejects calls from
 tasks that outlive it.
 
 `AsyncSingleThreadContext` (sync): async_to_sync calls inside it run on one
-loop thread of their own, stopped at exit.
+loop thread of their own, which lives exactly as long as the context (it is
+never reaped for idling) and is stopped at exit.
 """
 
 from __future__ import annotations
@@ -184,7 +185,11 @@ class AsyncSingleThreadContext:
         """This context's loop thread, leased for one call."""
         loop_thread = self._loop_thread
         if loop_thread is None or loop_thread.stopping:
-            loop_thread = self._loop_thread = LoopThread("AsyncSingleThreadContext")
-        if loop_thread.acquire():
+            # Lives exactly as long as the context: never reaped for idling
+            # (objects bound to its loop must keep working after a pause).
+            loop_thread = self._loop_thread = LoopThread(
+                "AsyncSingleThreadContext", reap_when_idle=False
+            )
+        if loop_thread.acquire(call=True):
             return loop_thread
         return temporary_loop("nested async_to_sync in AsyncSingleThreadContext")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import _state
+from ._names import function_name, iterable_name
 
 __all__ = (
     "HopInfo",
@@ -109,31 +110,6 @@ HopListener = tuple[Callable[[HopInfo], Any] | None, Callable[[HopInfo, Any], No
 ThreadHandler = Callable[[HopInfo], AbstractContextManager[Any]]
 
 
-def function_name(func: Any) -> str:
-    """``module.qualname`` of ``func`` (or its repr when it has none)."""
-    inner = getattr(func, "func", None)  # functools.partial, bound wrappers
-    target = func if hasattr(func, "__qualname__") or inner is None else inner
-    qualname = getattr(target, "__qualname__", None)
-    if qualname is None:
-        return repr(target)
-    module = getattr(target, "__module__", None)
-    return f"{module}.{qualname}" if module else str(qualname)
-
-
-def iterable_name(iterable: object) -> str:
-    """``module.qualname`` of a generator's function, else of the iterable's type.
-
-    Never the iterable's repr: a lazy query's repr runs the query. Read it
-    before the generator ends (its module is read from its frame).
-    """
-    qualname = getattr(iterable, "__qualname__", None)
-    if not isinstance(qualname, str):
-        return function_name(type(iterable))
-    frame = getattr(iterable, "gi_frame", None) or getattr(iterable, "ag_frame", None)
-    module = frame.f_globals.get("__name__") if frame is not None else None
-    return f"{module}.{qualname}" if module else qualname
-
-
 def refresh() -> None:
     """Recompute ``_state.traced`` from the registries and the hang deadline."""
     _state.traced = bool(
@@ -185,9 +161,16 @@ def emit_start(info: HopInfo) -> None:
         states.append((_on_end, state))
 
 
-def emit_end(info: HopInfo) -> None:
-    """Call the ``on_end`` of every listener that saw the start, newest first."""
+def emit_end(info: HopInfo) -> BaseException | None:
+    """Call the ``on_end`` of every listener that saw the start, newest first.
+
+    An ``Exception`` from a listener is logged. Anything else (KeyboardInterrupt,
+    SystemExit, a custom BaseException) is *returned* once every listener ran:
+    the caller delivers it as the call's outcome, or logs and counts it when
+    the call has no caller left (it never escapes into a runtime thread's loop).
+    """
     states, info.states = info.states, []
+    escaped: BaseException | None = None
     for on_end, state in reversed(states):
         if on_end is None:
             continue
@@ -195,6 +178,10 @@ def emit_end(info: HopInfo) -> None:
             on_end(info, state)
         except Exception:
             logger.exception("asgibridge hop listener %r failed in on_end", on_end)
+        except BaseException as exc:
+            if escaped is None:
+                escaped = exc
+    return escaped
 
 
 def note_thread(info: HopInfo) -> None:

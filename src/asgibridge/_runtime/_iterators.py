@@ -10,11 +10,13 @@ Theory of operation (`sync_iter_to_async`):
   thread_sensitive=True every batch is routed from that copy
   (``sensitive_target``), so the generator stays on one thread even when a
   different task (the async generator finalizer) drives ``aclose()``, and the
-  generator sees the consumer's contextvars. With thread_sensitive=False one
-  pool thread is leased for the generator's life (a generator runs one step at
-  a time anyway) and handed back, by a marker queued behind the final
-  ``close()``, when the bridge closes: its ``finally`` runs where it ran.
-- A batch is one `TaskHop` (the work item sync_to_async uses, so a nested
+  generator sees the consumer's contextvars. With thread_sensitive=False each
+  batch, and the final ``close()``, is one item of the bounded worker pool
+  (``max_workers``), like a ``sync_to_async(thread_sensitive=False)`` call:
+  many concurrent streams share the pool, and waiting for a free worker is
+  back-pressure (the generator may move between pool threads, never runs
+  on two at once).
+- A batch is one `Hop` naming its task (the work item sync_to_async uses, so a nested
   async_to_sync inside the generator reaches the consumer's loop; it names
   the consumer's task, for check_cancelled and time_left). It calls
   ``next()`` until ``buffer`` items wait unconsumed, then *returns*: it never
@@ -24,11 +26,13 @@ Theory of operation (`sync_iter_to_async`):
   ``call_soon_threadsafe`` only when the consumer is actually waiting, so a
   consumer slower than the producer pays no wake-up per item.
 - The consumer starts a new batch when the deque falls to half of ``buffer``.
-- Cancelling the consumer, ``aclose()`` or dropping the generator stops
-  production after the item being produced, then runs ``close()`` on the
-  generator's thread (its ``finally`` runs there).
+- ``aclose()`` or dropping the generator stops production after the item
+  being produced, then runs ``close()`` on the generator's thread (its
+  ``finally`` runs there). Cancelling the consumer returns at once: the item
+  in flight is abandoned (counted) and ``close()`` is queued behind it without
+  waiting, so the thread is free again when that item ends.
 - Instrumentation: when ``_state.traced`` is set (checked once per batch),
-  a batch and the final ``close()`` are `TracedTaskHop` s submitted like a
+  a batch and the final ``close()`` are traced hops submitted like a
   traced sync_to_async call (`submit_traced`): listeners see each start and
   end, the thread handlers wrap it on its thread, and with a hang deadline a
   `StreamWatchdog` times the consumer's waits for an item. The generator's
@@ -65,12 +69,13 @@ from typing import Any, Generic, TypeVar
 from .._errors import IteratorLoopChangedError
 from . import _state
 from ._async_to_sync import AsyncToSync
-from ._diagnostics import StreamWatchdog, Watchdog
-from ._hooks import HopInfo, iterable_name
-from ._hop import Hop, TaskHop, TracedTaskHop, submit_traced
+from ._deadlines import StreamWatchdog, Watchdog, submit_traced
+from ._hooks import HopInfo
+from ._hop import Hop
 from ._loops import LoopThread
+from ._names import iterable_name
 from ._routing import Target, sensitive_target
-from ._workers import StickyPool, Worker, get_sticky_pool
+from ._workers import get_pool
 
 __all__ = ("async_iter_to_sync", "sync_iter_to_async")
 
@@ -109,9 +114,10 @@ class _SyncProducer(Generic[_T]):
         self._stopping = False
         self._done = False
         self._error: BaseException | None = None
-        # thread_sensitive=False: one pool thread leased for the generator's life,
-        # so every batch and the final close() run on the same thread.
-        self._leased: Worker | None = None
+        self._cancelled = False  # the consumer was cancelled while waiting for an item
+        # A batch given up on closes the generator itself when it stops (set and
+        # read under ``_lock`` with ``_running``: exactly one side closes it).
+        self._close_after_batch = False
         self._name: str | None = None  # what hop listeners are told (first traced batch)
 
     # -- producing thread -------------------------------------------------------
@@ -133,7 +139,8 @@ class _SyncProducer(Generic[_T]):
                 with self._lock:
                     if self._stopping or len(self._items) >= self._buffer:
                         self._running = False
-                        return
+                        close_now, self._close_after_batch = self._close_after_batch, False
+                        break
                 item = next(iterator)
                 with self._lock:
                     self._items.append(item)
@@ -142,6 +149,9 @@ class _SyncProducer(Generic[_T]):
                     self._notify(waiter)
         except StopIteration:  # the normal end: not an error for the thread handlers
             self._finish(None)
+            return
+        if close_now:  # the consumer gave up on this batch: close here, right after it
+            self._close_abandoned()
 
     def _close_abandoned(self) -> None:
         """Close the generator after a batch the hang watchdog gave up on (queued behind it)."""
@@ -171,9 +181,7 @@ class _SyncProducer(Generic[_T]):
             # Routed in a copy: a batch the hang watchdog gave up on may still
             # be running inside ``self._ctx`` (a context is entered once at a time).
             return self._ctx.copy().run(sensitive_target, loop)
-        if self._leased is None:
-            self._leased = get_sticky_pool().lease()
-        return self._leased
+        return get_pool()
 
     def _submit(self, close: Callable[[], Any] | None = None) -> Hop:
         """Queue a production batch (or ``close``, to close the generator) on its thread."""
@@ -183,7 +191,7 @@ class _SyncProducer(Generic[_T]):
             return self._submit_traced(loop, close)
         # The consumer's task: what check_cancelled/time_left in the generator ask about.
         func = self._produce if close is None else close
-        hop = TaskHop(loop, self._ctx, func, asyncio.current_task(loop))
+        hop = Hop(loop, self._ctx, func, (), {}, None, task=asyncio.current_task(loop))
         self._target(loop)._put(hop)
         return hop
 
@@ -203,10 +211,10 @@ class _SyncProducer(Generic[_T]):
         task = asyncio.current_task(loop)
         watch: Callable[..., Watchdog] = Watchdog
         if close is None:  # a batch: the generator's error goes to the consumer
-            hop = TracedTaskHop(loop, self._ctx, self._fill, task, info, divert=self._finish)
+            hop = Hop(loop, self._ctx, self._fill, (), {}, None, info, task, self._finish)
             watch = functools.partial(StreamWatchdog, waiting=self._waiting, fail=self._finish)
         else:
-            hop = TracedTaskHop(loop, self._ctx, close, task, info)
+            hop = Hop(loop, self._ctx, close, (), {}, None, info, task)
         watchdog = submit_traced(hop, self._target(loop), watch)
         if watchdog is not None:
             hop.future.add_done_callback(watchdog.cancel)
@@ -258,23 +266,21 @@ class _SyncProducer(Generic[_T]):
                 with self._lock:
                     self._waiter = None
                     self._stopping = True
+                    self._cancelled = True
                 raise
 
     async def aclose(self) -> None:
         """Stop production and close the generator on its own thread."""
-        try:
-            await self._close_generator()
-        finally:
-            leased, self._leased = self._leased, None
-            if leased is not None:
-                # Queued behind the close() hop: the thread is handed back after it.
-                StickyPool.release(leased)
-
-    async def _close_generator(self) -> None:
         with self._lock:
             self._stopping = True
             started = self._iterator is not None or self._running
         batch = self._batch
+        if batch is not None and not batch.finished and self._cancelled:
+            # Hazard (latency): the consumer was cancelled; waiting for the item
+            # in flight would delay its cancellation by the item's whole run.
+            batch.give_up()
+            self._close_behind(batch)
+            return
         if batch is not None and batch.cancelled:  # the hang watchdog gave up on it
             self._close_behind(batch)
             return
@@ -294,8 +300,24 @@ class _SyncProducer(Generic[_T]):
         await self._submit(close).future
 
     def _close_behind(self, batch: Hop) -> None:
-        """Queue ``close()`` behind a batch that was given up on, without waiting for it."""
+        """Close the generator after a batch that was given up on, without waiting for it.
+
+        A batch still running closes the generator itself, on its thread, when it
+        stops after the item in flight; otherwise ``close()`` is submitted now.
+        Either way the generator is never entered by two threads at once.
+        """
         batch.future.add_done_callback(_drop_outcome)  # the consumer got the report
+        with self._lock:
+            if batch.state == "cancelled":  # it will never run: not running any more
+                self._running = False
+            elif self._running:
+                self._close_after_batch = True  # the batch closes it when it stops
+                return
+        self._submit_close_quietly()
+
+    def _submit_close_quietly(self) -> None:
+        if self._iterator is None:
+            return
         try:
             hop = self._submit(self._close_abandoned)
         except Exception:  # no thread left to close it on: the garbage collector will
@@ -356,9 +378,16 @@ def sync_iter_to_async(
 class _StreamCall(AsyncToSync[[], Any]):
     """An `_AsyncConsumer` call, reported to the hop listeners as a call on the async iterable."""
 
-    def __init__(self, step: Callable[[], Any], consumer: _AsyncConsumer[Any]) -> None:
+    def __init__(
+        self, step: Callable[[], Any], consumer: _AsyncConsumer[Any], *, last: bool = False
+    ) -> None:
         super().__init__(step)
         self._consumer = consumer
+        # Hazard (hang): an async generator may rely on helper tasks it started
+        # (a producer feeding a queue); cancelling them at the end of each item's
+        # call, as a plain call's end does, would starve the next item. Only the
+        # closing call cleans up what the iterator left.
+        self._cancel_leftovers = last
 
     def _hop_info(self, loop: asyncio.AbstractEventLoop) -> HopInfo:
         consumer = self._consumer
@@ -383,7 +412,7 @@ class _AsyncConsumer(Generic[_T]):
         self._pinned: LoopThread | None = None
         self._name: str | None = None  # what hop listeners are told (first traced call)
         self._anext_sync = _StreamCall(self._anext, self)
-        self._aclose = _StreamCall(self._close, self)
+        self._aclose = _StreamCall(self._close, self, last=True)
 
     def next(self) -> Any:
         """The next item or `_END` (one async_to_sync call)."""

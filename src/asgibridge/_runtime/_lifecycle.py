@@ -4,6 +4,14 @@
 calls at interpreter exit: it asks every idle worker and every persistent loop
 to finish and joins them with a deadline. Busy threads are not interrupted
 (Python cannot); they are reported by name instead of waited on forever.
+
+Rules (shutdown is safe at any time, from any thread, any number of times):
+calls already running finish; a call queued behind a worker's stop marker,
+or submitted to a worker chosen just before the stop, runs on a fresh worker
+(`_workers`); a loop running an async_to_sync call is stopped only when that
+call returns (never cancelled mid-flight); shutdown itself starts no thread
+and never joins one that never started; the runtime restarts lazily at the
+next call.
 """
 
 from __future__ import annotations
@@ -14,12 +22,12 @@ import time
 from typing import Any
 
 from . import _state
+from ._config import validate
 from ._hooks import refresh
+from ._stats import snapshot
 from ._workers import stop_all_workers
 
 __all__ = ("configure", "runtime_stats", "shutdown", "stats")
-
-_KNOWN = frozenset(_state.config)
 
 
 def configure(**options: Any) -> dict[str, Any]:
@@ -37,66 +45,62 @@ def configure(**options: Any) -> dict[str, Any]:
             wait; 1.0), ``max_workers`` (size of the thread_sensitive=False
             pool; env ``ASGIBRIDGE_MAX_WORKERS``; 40), ``worker_idle_timeout``
             and ``loop_idle_timeout`` (seconds an idle pool thread or
-            persistent loop lingers; 30.0).
+            persistent loop lingers; 30.0), ``leftover_timeout`` (seconds the
+            end of an async_to_sync call waits for tasks it left running to
+            honour their cancellation before it warns and returns; 2.0).
+            Each has an environment variable ``ASGIBRIDGE_<NAME>`` (upper
+            case) read at import, checked the same way.
 
     Returns:
         The previous value of each option given, so that
         ``configure(**previous)`` restores them.
 
     Raises:
-        TypeError: an unknown option.
-        ValueError: a ``hang_mode`` other than "raise"/"warn", or a
-            ``hang_timeout`` that is not positive.
+        ConfigTypeError: an unknown option, or a value of the wrong type
+            (a TypeError naming the option and what it accepts).
+        ConfigValueError: a value out of range, e.g. ``health_interval=0``
+            or ``max_workers=-3`` (a ValueError naming the option and range).
 
     Example:
         >>> old = configure(hang_timeout=30.0)
         >>> _ = configure(**old)
     """
-    unknown = set(options) - _KNOWN
-    if unknown:
-        raise TypeError(
-            f"unknown asgibridge option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}"
-        )
-    _validate(options)
-    previous = {name: _state.config[name] for name in options}
+    checked = validate(options)  # all or nothing: one bad value changes no setting
     with _state.lock:
-        _state.config.update(options)
+        previous = {name: _state.config[name] for name in checked}
+        _state.config.update(checked)
         refresh()  # a hang deadline turns the instrumented bridge path on
     return previous
-
-
-def _validate(options: dict[str, Any]) -> None:
-    mode = options.get("hang_mode", "raise")
-    if mode not in ("raise", "warn"):
-        raise ValueError(f"hang_mode must be 'raise' or 'warn', not {mode!r}")
-    limit = options.get("hang_timeout")
-    if limit is not None and not limit > 0:
-        raise ValueError(
-            f"hang_timeout must be a positive number of seconds or None, not {limit!r}"
-        )
 
 
 def runtime_stats() -> dict[str, int]:
     """Counters and sizes describing the runtime now (for logs and tests).
 
     Returns:
-        A new dict: ``abandoned_calls`` (sync calls whose awaiting task was
-        cancelled while they ran on), ``loop_threads`` (persistent
-        async_to_sync loops alive), ``pool_threads`` (thread_sensitive=False
-        pool threads alive), ``sticky_threads`` (threads kept for
-        ThreadSensitiveContext).
+        A new dict: ``abandoned_calls`` (sync calls whose awaiting side gave
+        up while they ran on), ``cancelled_before_start`` (calls cancelled
+        before any thread took them: they never ran), ``unhandled_errors``
+        (exceptions with no caller left to receive them: logged),
+        ``replaced_threads`` (runtime threads or loops that died and were
+        replaced or restarted), ``leftover_tasks`` (tasks left by
+        async_to_sync calls that ignored cancellation past
+        ``leftover_timeout``), ``loop_threads`` (persistent async_to_sync
+        loops alive), ``pool_threads`` (thread_sensitive=False pool threads
+        alive), ``pool_backlog`` (calls waiting for a free pool thread),
+        ``sticky_threads`` (threads kept for ThreadSensitiveContext).
 
     Example:
-        >>> sorted(runtime_stats())
-        ['abandoned_calls', 'loop_threads', 'pool_threads', 'sticky_threads']
+        >>> sorted(runtime_stats())[:3]
+        ['abandoned_calls', 'cancelled_before_start', 'leftover_tasks']
     """
+    counters, _ = snapshot()
     pool, sticky = _state.pool, _state.sticky_pool
-    return {
-        "abandoned_calls": _state.counters["abandoned_calls"],
-        "loop_threads": len(_state.loop_threads),
-        "pool_threads": len(pool.workers) if pool is not None else 0,
-        "sticky_threads": len(sticky.workers) if sticky is not None else 0,
-    }
+    result = dict(counters)
+    result["loop_threads"] = len(_state.loop_threads)
+    result["pool_threads"] = len(pool.workers) if pool is not None else 0
+    result["pool_backlog"] = pool.backlog if pool is not None else 0
+    result["sticky_threads"] = len(sticky.workers) if sticky is not None else 0
+    return result
 
 
 def stats() -> dict[str, Any]:
@@ -111,10 +115,10 @@ def stats() -> dict[str, Any]:
 
     Example:
         >>> sorted(stats())[:3]
-        ['abandoned_by_function', 'abandoned_calls', 'hang_mode']
+        ['abandoned_by_function', 'abandoned_calls', 'cancelled_before_start']
     """
     result: dict[str, Any] = dict(runtime_stats())
-    result["abandoned_by_function"] = dict(_state.abandoned_by_name)
+    result["abandoned_by_function"] = snapshot()[1]
     result["hop_listeners"] = len(_state.hop_listeners)
     result["thread_handlers"] = len(_state.thread_handlers)
     result["hang_timeout"] = _state.config["hang_timeout"]
@@ -150,11 +154,13 @@ def shutdown(timeout: float = 5.0) -> list[str]:
     with _state.lock:
         loop_threads = list(_state.loop_threads)
     for loop_thread in loop_threads:
-        loop_thread.stop()
+        # A loop running an async_to_sync call stops when that call returns.
+        loop_thread.request_stop()
         threads.append(loop_thread.thread)
     deadline = time.monotonic() + timeout
+    current = threading.current_thread()
     for thread in threads:
-        if thread is not threading.current_thread():
+        if thread is not current and thread.ident is not None:
             thread.join(max(0.0, deadline - time.monotonic()))
     return [t.name for t in threads if t.is_alive()]
 

@@ -10,74 +10,122 @@ Theory of operation:
   object that only that thread-local references. When the calling thread dies,
   Python drops its thread-local values, the owner is freed, and a
   ``weakref.finalize`` on it stops the loop: no leak per dead thread.
-- A loop thread idle for ``loop_idle_timeout`` seconds stops itself. Callers
-  take a lease (`acquire`) under the loop's lock before scheduling work, so a
-  loop never stops between a caller's check and its call: the caller then
-  builds a fresh one.
+- A loop thread idle for ``loop_idle_timeout`` seconds stops itself, unless
+  it was made with ``reap_when_idle=False`` (an AsyncSingleThreadContext's
+  loop lives exactly as long as its context). Callers take a lease
+  (`acquire`) under the loop's lock before scheduling work, so a loop never
+  stops between a caller's check and its call: the caller then builds a
+  fresh one.
+- `stop` ends the loop now; `request_stop` (what `shutdown()` uses) ends it
+  now if no bridge call holds it, else when that call releases it: an
+  async_to_sync call in flight is never cancelled by a shutdown.
 - After a fork the child has no loop threads; the owner carries the fork
   generation and a stale one is ignored (hazard: scheduling onto a loop whose
   thread does not exist would hang forever).
-- On stop the loop cancels what is left, finalizes async generators, shuts
+- Supervision: ``run_forever`` is restarted if a callback lets a
+  BaseException escape it (asyncio re-raises KeyboardInterrupt and
+  SystemExit from tasks out of the loop); the exception is logged and
+  counted, and the task that raised it already carries it as its outcome.
+- On stop the loop cancels what is left (waiting at most ``leftover_timeout``
+  for tasks that ignore cancellation), finalizes async generators, shuts
   down its default executor and closes, as ``asyncio.run`` does at its end.
+
+Rules: loops are created in an empty `contextvars.Context` (the loop's
+self-pipe handle would otherwise keep the first caller's context alive for
+the loop's life); a loop thread whose start fails is removed from
+``_state.loop_threads`` at once and its loop closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import threading
 import time
 import weakref
+from typing import Any
 
 from . import _state
 from ._greenlets import require_real_threads
+from ._hang_report import logger
+from ._stats import count, unhandled
+from ._supervise import PREFIX, new_thread, start_thread
 
 __all__ = ("LoopThread", "loop_for_this_thread", "temporary_loop")
 
 _names = itertools.count(1)
+# The clock of idle bookkeeping (a module attribute so tests can drive it).
+_clock = time.monotonic
 
 
 class LoopThread:
-    """An event loop running forever on its own daemon thread."""
+    """An event loop running forever on its own daemon thread.
 
-    def __init__(self, purpose: str, *, temporary: bool = False) -> None:
+    Args:
+        purpose: shown in the thread's name.
+        temporary: the loop stops when its one call releases it.
+        reap_when_idle: stop after ``loop_idle_timeout`` seconds with no call.
+
+    Raises:
+        RuntimeError: the thread could not be started (nothing is kept).
+    """
+
+    def __init__(
+        self, purpose: str, *, temporary: bool = False, reap_when_idle: bool = True
+    ) -> None:
         # Hazard (deadlock): a loop "thread" that is a greenlet shares the
         # caller's OS thread (gevent/eventlet patching): fail before building.
         require_real_threads(f"an event loop thread ({purpose})")
         self.temporary = temporary
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self._main, name=f"asgibridge-loop-{next(_names)} ({purpose})", daemon=True
-        )
+        self.reap_when_idle = reap_when_idle and not temporary
+        self.loop: asyncio.AbstractEventLoop = contextvars.Context().run(asyncio.new_event_loop)
+        self.thread = new_thread(self._main, f"{PREFIX}loop-{next(_names)} ({purpose})")
         self._lock = threading.Lock()
         self._calls = 0
+        self._defer_stop = False  # the lease is a bridge call: a shutdown waits for it
+        self._stop_after_call = False
         # Holders that need the loop to outlive idle periods (an unfinished
         # async_iter_to_sync: its async generator is bound to this loop).
         self._pins = 0
-        self._last_used = time.monotonic()
+        self.last_used = _clock()
         self.stopping = False
+        # Tasks left by earlier calls that ignored cancellation past the
+        # leftover deadline: reported once, not waited for again.
+        self.stubborn: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         with _state.lock:
             _state.loop_threads.add(self)
-        self.thread.start()
+        try:
+            start_thread(self.thread)
+        except BaseException:
+            with _state.lock:
+                _state.loop_threads.discard(self)
+            self.loop.close()
+            raise
 
-    def acquire(self) -> bool:
+    def acquire(self, *, call: bool = False) -> bool:
         """Lease the loop for one call; False if it is stopping or already busy.
 
         A busy loop is running an outer call of the same thread (a nested
         ``force_new_loop`` call): the caller must not share it, because the
-        end of its call cancels what is left running on the loop.
+        end of its call cancels what is left running on the loop. With
+        ``call=True`` the lease is an async_to_sync call: `request_stop`
+        waits for its release.
         """
         with self._lock:
             if self.stopping or self._calls:
                 return False
             self._calls = 1
+            self._defer_stop = call
             return True
 
     def release(self) -> None:
         with self._lock:
             self._calls = 0
-            self._last_used = time.monotonic()
-        if self.temporary:
+            self._defer_stop = False
+            self.last_used = _clock()
+            stop = self.temporary or self._stop_after_call
+        if stop:
             self.stop()
 
     def pin(self) -> None:
@@ -88,10 +136,10 @@ class LoopThread:
     def unpin(self) -> None:
         with self._lock:
             self._pins -= 1
-            self._last_used = time.monotonic()
+            self.last_used = _clock()
 
     def stop(self) -> None:
-        """Ask the loop to finish (non-blocking; safe from any thread, idempotent)."""
+        """Ask the loop to finish now (non-blocking; safe from any thread, idempotent)."""
         with self._lock:
             if self.stopping:
                 return
@@ -101,15 +149,22 @@ class LoopThread:
         except RuntimeError:  # already closed
             pass
 
+    def request_stop(self) -> bool:
+        """Stop now, or after the bridge call holding the loop; True if it stops now."""
+        with self._lock:
+            if self._calls and self._defer_stop:
+                self._stop_after_call = True
+                return False
+        self.stop()
+        return True
+
     def alive(self) -> bool:
         return self.thread.is_alive() and not self.loop.is_closed()
 
     def _check_idle(self) -> None:
         idle = _state.config["loop_idle_timeout"]
         with self._lock:
-            expired = (
-                self._calls == 0 and self._pins == 0 and time.monotonic() - self._last_used >= idle
-            )
+            expired = self._calls == 0 and self._pins == 0 and _clock() - self.last_used >= idle
             if expired:
                 self.stopping = True
         if expired:
@@ -120,28 +175,63 @@ class LoopThread:
     def _main(self) -> None:
         loop = self.loop
         asyncio.set_event_loop(loop)
-        loop.call_later(_state.config["loop_idle_timeout"], self._check_idle)
+        if self.reap_when_idle:
+            loop.call_later(_state.config["loop_idle_timeout"], self._check_idle)
         try:
-            loop.run_forever()
+            self._run()
         finally:
             try:
-                _finalize_loop(loop)
+                _finalize_loop(loop, self.stubborn)
+            except BaseException as exc:
+                unhandled(exc, f"closing the loop of {self.thread.name}")
             finally:
                 asyncio.set_event_loop(None)
                 loop.close()
                 with _state.lock:
                     _state.loop_threads.discard(self)
 
+    def _run(self) -> None:
+        # Supervision: a BaseException escaping run_forever (KeyboardInterrupt
+        # raised in a task, a crashing callback) must not end the thread while
+        # calls still wait on it.
+        while True:
+            try:
+                self.loop.run_forever()
+            except BaseException as exc:
+                unhandled(exc, f"the event loop of {self.thread.name}")
+                count("replaced_threads")
+                if not self.stopping:
+                    continue
+            return
 
-def _finalize_loop(loop: asyncio.AbstractEventLoop) -> None:
+
+def _finalize_loop(loop: asyncio.AbstractEventLoop, stubborn: Any) -> None:
     """Cancel leftover tasks and close async generators, like asyncio.run's end."""
     tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for task in tasks:
         task.cancel()
     if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        limit = _state.config["leftover_timeout"]
+        _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=limit))
+        fresh = [task for task in pending if task not in stubborn]
+        if fresh:
+            count("leftover_tasks", len(fresh))
+            logger.warning(
+                "asgibridge: closing an event loop with %d task(s) that ignored "
+                "cancellation for %gs: %s",
+                len(fresh),
+                limit,
+                ", ".join(describe_task(task) for task in fresh),
+            )
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.run_until_complete(loop.shutdown_default_executor())
+
+
+def describe_task(task: asyncio.Task[Any]) -> str:
+    """``name (coroutine qualname)`` of a task, without calling user reprs."""
+    coro = task.get_coro()
+    qualname = getattr(coro, "__qualname__", None) or type(coro).__qualname__
+    return f"{task.get_name()} ({qualname})"
 
 
 class _Owner:
@@ -164,7 +254,7 @@ def _stop_unless_forked(loop_thread: LoopThread, generation: int) -> None:
 def temporary_loop(purpose: str) -> LoopThread:
     """A loop thread for one call, stopped when that call releases it."""
     loop_thread = LoopThread(purpose, temporary=True)
-    loop_thread.acquire()
+    loop_thread.acquire(call=True)
     return loop_thread
 
 
@@ -173,7 +263,7 @@ def loop_for_this_thread() -> LoopThread:
     owner: _Owner | None = _state.tls.loop_owner
     if owner is not None and owner.generation == _state.generation:
         loop_thread = owner.loop_thread
-        if loop_thread.acquire():
+        if loop_thread.acquire(call=True):
             return loop_thread
         if not loop_thread.stopping:
             return temporary_loop("nested async_to_sync")
@@ -181,5 +271,5 @@ def loop_for_this_thread() -> LoopThread:
     owner = _Owner(loop_thread)
     weakref.finalize(owner, _stop_unless_forked, loop_thread, _state.generation)
     _state.tls.loop_owner = owner
-    loop_thread.acquire()
+    loop_thread.acquire(call=True)
     return loop_thread

@@ -21,11 +21,9 @@ import contextvars
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._loops import LoopThread
-    from ._workers import StickyPool, Worker, WorkerPool
+from ._config import from_environment
 
 __all__ = (
     "abandoned_by_name",
@@ -41,6 +39,7 @@ __all__ = (
     "loop_threads",
     "pool",
     "single_thread_context",
+    "stats_lock",
     "sticky_pool",
     "sync_worker",
     "thread_handlers",
@@ -50,27 +49,11 @@ __all__ = (
 )
 
 
-def _env_float(name: str, default: float | None) -> float | None:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return float(raw)
-
-
-# Tunables. Scope: process. Writer: `asgibridge.configure()` and the environment
-# at import. Reset: never (configuration survives fork on purpose).
-config: dict[str, Any] = {
-    # Seconds a bridge wait may last before it is reported as a hang (None: off).
-    "hang_timeout": _env_float("ASGIBRIDGE_HANG_TIMEOUT", None),
-    # How often a blocked wait wakes up to check that what it waits on is alive.
-    "health_interval": 1.0,
-    # Upper bound of the thread_sensitive=False pool (anyio's default is 40).
-    "max_workers": int(os.environ.get("ASGIBRIDGE_MAX_WORKERS", "40")),
-    # Seconds an idle pool or sticky thread lingers before it exits.
-    "worker_idle_timeout": 30.0,
-    # Seconds a persistent async_to_sync loop stays up with no call.
-    "loop_idle_timeout": 30.0,
-}
+# Tunables (see `_config.OPTIONS` for each option's meaning and range). Scope:
+# process. Writer: `asgibridge.configure()` (validated), the environment at
+# import (validated: a bad ASGIBRIDGE_* variable fails the import, naming it).
+# Reset: never (configuration survives fork on purpose).
+config: dict[str, Any] = from_environment()
 
 # Fork generation. Scope: process. Writer: `_after_fork_in_child`. Readers compare
 # it with the generation stored in thread-local entries to detect inherited state.
@@ -83,19 +66,19 @@ lock = threading.Lock()
 # The one process-wide thread for thread-sensitive work outside any
 # ThreadSensitiveContext and any blocked sync caller. Writer: `_workers`
 # (lazily). Reset: `shutdown()` and fork (dropped: its thread is gone).
-sync_worker: Worker | None = None
+sync_worker: Any = None
 
 # Pool for thread_sensitive=False calls. Writer: `_workers` (lazily).
 # Reset: `shutdown()` and fork.
-pool: WorkerPool | None = None
+pool: Any = None
 
 # Idle threads lent to ThreadSensitiveContexts. Writer: `_workers` (lazily).
 # Reset: `shutdown()` and fork.
-sticky_pool: StickyPool | None = None
+sticky_pool: Any = None
 
 # Every live persistent loop thread (per calling thread, or per
 # AsyncSingleThreadContext). Writer: `_loops`. Reset: `shutdown()`, fork.
-loop_threads: set[LoopThread] = set()
+loop_threads: set[Any] = set()
 
 # The CurrentThreadExecutor of the sync caller a persistent loop is serving,
 # by loop: thread-sensitive work from tasks that did not inherit the
@@ -117,10 +100,26 @@ class _ThreadState(threading.local):
 
 tls = _ThreadState()
 
-# Counters for observability. Scope: process. Writers: `_sync_to_async`
-# (abandoned calls: the awaiting task was cancelled while the sync function
-# kept running). Reset: fork.
-counters: dict[str, int] = {"abandoned_calls": 0}
+# Counters for observability. Scope: process. Writer: `_stats` only, under
+# `stats_lock` (exact under concurrent threads). Keys: ``abandoned_calls``
+# (the awaiting side gave up while the sync function ran on),
+# ``cancelled_before_start`` (calls that never ran), ``unhandled_errors``
+# (BaseExceptions with no caller to deliver them to: logged),
+# ``replaced_threads`` (dead runtime threads replaced), ``leftover_tasks``
+# (tasks an async_to_sync call left that ignored cancellation past
+# ``leftover_timeout``). Reset: fork.
+counters: dict[str, int] = dict.fromkeys(
+    (
+        "abandoned_calls",
+        "cancelled_before_start",
+        "unhandled_errors",
+        "replaced_threads",
+        "leftover_tasks",
+    ),
+    0,
+)
+# Guards `counters` and `abandoned_by_name`. Scope: process. Fork: replaced.
+stats_lock = threading.Lock()
 
 # Context-scoped entries (ContextVars: they follow tasks and the bridge).
 # The CurrentThreadExecutor of the nearest sync caller blocked in async_to_sync.
@@ -146,7 +145,7 @@ single_thread_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
 # `_asgi._wsgi_pool.stop_adapter_pools()` and by `shutdown()`.
 # Fork: cleared in the child (its threads are gone; adapters also compare
 # `generation`).
-adapter_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+adapter_pools: weakref.WeakSet[Any] = weakref.WeakSet()
 
 # Per-thread identity of `Local` boxes (`_local`): ``local_owner.__dict__`` is
 # this thread's *token*, a dict CPython creates on the thread's first access
@@ -157,11 +156,6 @@ adapter_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 # which stays valid (same thread).
 local_owner = threading.local()
 
-
-# Hang reporting mode: "raise" (BridgeDeadlockError in the waiting caller) or
-# "warn" (log once per stuck wait on the "asgibridge" logger). Scope: process.
-# Writer: `asgibridge.configure(hang_mode=...)`, env at import. Reset: never.
-config["hang_mode"] = os.environ.get("ASGIBRIDGE_HANG_MODE", "") or "raise"
 
 # Registered hop listeners, as (on_start, on_end) pairs, and thread handlers
 # (context-manager factories entered around a sync function on its thread).
@@ -178,7 +172,7 @@ traced: bool = config["hang_timeout"] is not None
 
 # Abandoned sync calls by function qualified name (the awaiting task was
 # cancelled or gave up while they ran on). Scope: process. Writers:
-# `_sync_to_async`, `_hop`, `_diagnostics`, next to ``counters["abandoned_calls"]``.
+# `_stats` only (under `stats_lock`), next to ``counters["abandoned_calls"]``.
 # Reset: fork (the calls belong to the parent).
 abandoned_by_name: dict[str, int] = {}
 
@@ -186,16 +180,18 @@ abandoned_by_name: dict[str, int] = {}
 def _after_fork_in_child() -> None:
     # Hazard (fork): the threads behind these objects do not exist in the child;
     # using them would hang forever. Drop them; they are rebuilt lazily.
-    global generation, lock, sync_worker, pool, sticky_pool
+    global generation, lock, stats_lock, sync_worker, pool, sticky_pool
     generation += 1
     lock = threading.Lock()
+    stats_lock = threading.Lock()
     sync_worker = None
     pool = None
     sticky_pool = None
     loop_threads.clear()
     loop_executors.clear()
     adapter_pools.clear()
-    counters["abandoned_calls"] = 0
+    for key in counters:
+        counters[key] = 0
     abandoned_by_name.clear()
 
 

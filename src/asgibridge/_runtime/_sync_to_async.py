@@ -32,7 +32,7 @@ calling `asgibridge.sync.check_cancelled()` (see `_cancellation`).
 
 Instrumentation: when ``_state.traced`` is set (hop listeners, thread
 handlers or a hang deadline), ``__call__`` takes `_traced_call` instead,
-which builds a `TracedHop` and, with a deadline, arms a `Watchdog`.
+which builds a `Hop` with tracing data and, with a deadline, arms a `Watchdog`.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ from .._errors import SyncToAsyncTypeError
 from . import _state
 from ._context import carry_back
 from ._coroutines import COROUTINE_MARKER_ITEMS, copy_metadata, is_async_callable
-from ._diagnostics import record_abandoned
+from ._deadlines import submit_traced
 from ._hooks import HopInfo, run_with_handlers
-from ._hop import Hop, TracedHop, current_exception, run_with_exc_info, submit_traced
+from ._hop import CANCELLED, ExcInfoCarrier, Hop, current_exception
 from ._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 
 __all__ = ("SyncToAsync", "sync_to_async")
@@ -149,8 +149,8 @@ class SyncToAsync(Generic[_P, _R]):
         target._put(hop)
         try:
             return await hop.future  # type: ignore[no-any-return]
-        except asyncio.CancelledError:
-            return await _after_cancel(hop)  # type: ignore[no-any-return]
+        except asyncio.CancelledError as cancelled:
+            return await _after_cancel(hop, cancelled)  # type: ignore[no-any-return]
         finally:
             if before is not None:
                 carry_back(ctx, before)
@@ -163,15 +163,15 @@ class SyncToAsync(Generic[_P, _R]):
         own_context = self.context
         ctx = _copy_context() if own_context is None else own_context
         info = HopInfo(self.func, "sync_to_async", loop, submitted_at=time.perf_counter())
-        hop = TracedHop(loop, ctx, self.func, args, kwargs, current_exception(), info)
+        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), info)
         if self._custom_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
         watchdog = submit_traced(hop, target)
         try:
             return await hop.future
-        except asyncio.CancelledError:
-            return await _after_cancel(hop)
+        except asyncio.CancelledError as cancelled:
+            return await _after_cancel(hop, cancelled)
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -188,17 +188,20 @@ class SyncToAsync(Generic[_P, _R]):
     def _attach_handler(self, hop: Hop, loop: asyncio.AbstractEventLoop) -> None:
         ctx = hop.ctx
         child = functools.partial(self.func, *hop.args, **hop.kwargs)
-        exc = hop.exc
+        # The caller's exception, shown to the function through a carrier primed
+        # here (see `ExcInfoCarrier`): a thread_handler never has to raise it.
+        carrier, hop.carrier = hop.carrier, None
+        exc = current_exception() if carrier is not None else None
         exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else (None, None, None)
         task_context: list[asyncio.Task[Any]] = []
         hop.inner_tasks = task_context
 
-        info = hop.info if isinstance(hop, TracedHop) and _state.thread_handlers else None
+        info = hop.info if _state.thread_handlers else None
 
         def func(child: Callable[[], Any]) -> Any:
             if info is not None:  # registered thread handlers go inside the override
-                return ctx.run(run_with_handlers, info, child)
-            return ctx.run(child)
+                return _in_context(carrier, ctx, run_with_handlers, info, child)
+            return _in_context(carrier, ctx, child)
 
         hop.handler = functools.partial(
             self.thread_handler, loop, exc_info, task_context, func, child
@@ -216,11 +219,10 @@ class SyncToAsync(Generic[_P, _R]):
         """Run ``func(*args, **kwargs)`` on the worker thread (override hook).
 
         Subclasses may wrap it (Channels closes database connections around
-        it). ``args[0]`` is a `functools.partial` of the wrapped function.
+        it). ``args[0]`` is a `functools.partial` of the wrapped function;
+        ``func`` already shows ``exc_info`` (the caller's exception) to it.
         """
         __traceback_hide__ = True
-        if exc_info[1] is not None:
-            return run_with_exc_info(exc_info[1], func, *args)
         return func(*args, **kwargs)
 
     def __get__(self, parent: Any, objtype: Any) -> Callable[_P, Coroutine[Any, Any, _R]]:
@@ -231,29 +233,40 @@ class SyncToAsync(Generic[_P, _R]):
         return functools.update_wrapper(func, self.func)
 
 
-async def _after_cancel(hop: Hop) -> Any:
-    """The awaiting task was cancelled while ``hop`` was queued or running."""
+def _in_context(
+    carrier: ExcInfoCarrier | None, ctx: contextvars.Context, func: Callable[..., Any], *args: Any
+) -> Any:
+    if carrier is not None:
+        return carrier.call(ctx.run, func, *args)
+    return ctx.run(func, *args)
+
+
+async def _after_cancel(hop: Hop, cancelled: asyncio.CancelledError) -> Any:
+    """The awaiting task was cancelled while ``hop`` was queued or running.
+
+    The original ``cancelled`` (its message and args) is what propagates.
+    """
     if hop.finished and hop.future.done() and not hop.future.cancelled():
-        raise asyncio.CancelledError  # the outcome came too late to matter
-    hop.cancelled = True  # a worker that has not started it will skip it
+        raise cancelled  # the outcome came too late to matter
+    if hop.state is CANCELLED:
+        raise cancelled  # claimed before any worker took it: it never runs
     inner = hop.inner_tasks
     if not hop.started or not inner:
-        if hop.started and not hop.finished:
-            record_abandoned(hop)
-        raise asyncio.CancelledError
+        hop.give_up()  # running: abandoned (counted once); it runs to its end
+        raise cancelled
     # Forward the cancellation to the async work the sync function is waiting for.
     task = inner[0]
-    task.cancel()
+    task.cancel(*cancelled.args[:1])
     hop.future = hop.loop.create_future()
     try:
         await task
     except asyncio.CancelledError:
         if not hop.finished:
-            record_abandoned(hop)
+            hop.give_up()
         # Nobody will await the replacement future: cancel it so a late
         # outcome is dropped instead of logged as "never retrieved".
         hop.future.cancel()
-        raise
+        raise cancelled from None
     except BaseException:  # the sync function receives it and decides
         pass
     if hop.finished:

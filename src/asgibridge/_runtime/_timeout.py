@@ -3,16 +3,39 @@
 It cancels the task that entered it after a delay and turns that
 cancellation into `TimeoutError` at exit. New code should use
 `asyncio.timeout` (Python 3.11+); this exists so that imports keep working.
+
+Cancellation accounting follows `asyncio.timeout` (3.11+): the cancellation
+this manager caused is taken back with ``task.uncancel()`` at exit, so
+``task.cancelling()`` is what it was before the block and a later
+`check_cancelled` or `asyncio.timeout` behaves as if nothing happened; if
+another cancellation arrived too (``cancelling()`` still above its value at
+entry after the uncancel), the ``CancelledError`` propagates instead of
+becoming `TimeoutError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import warnings
 from types import TracebackType
 from typing import Any
 
 __all__ = ("timeout",)
+
+_HAS_UNCANCEL = sys.version_info >= (3, 11)
+
+
+def _cancelling(task: asyncio.Task[Any]) -> int:
+    if sys.version_info >= (3, 11):
+        return task.cancelling()
+    return 0  # pragma: no cover - 3.10 tasks keep no count
+
+
+def _uncancel(task: asyncio.Task[Any]) -> int:
+    if sys.version_info >= (3, 11):
+        return task.uncancel()
+    return 0  # pragma: no cover - likewise
 
 
 class timeout:  # asgiref's public name (lowercase on purpose)
@@ -58,6 +81,7 @@ class timeout:  # asgiref's public name (lowercase on purpose)
         self._cancelled = False
         self._handle: asyncio.Handle | None = None
         self._deadline: float | None = None
+        self._cancelling = 0  # the task's cancelling() at entry (3.11+)
 
     def __enter__(self) -> timeout:
         return self._enter()
@@ -99,6 +123,7 @@ class timeout:  # asgiref's public name (lowercase on purpose)
         self._task = asyncio.current_task(self._loop)
         if self._task is None:
             raise RuntimeError("Timeout context manager should be used inside a task")
+        self._cancelling = _cancelling(self._task)
         if self._timeout <= 0:
             self._handle = self._loop.call_soon(self._expire)
             return self
@@ -107,11 +132,18 @@ class timeout:  # asgiref's public name (lowercase on purpose)
         return self
 
     def _exit(self, exc_type: type[BaseException] | None) -> None:
-        handle, self._handle, self._task = self._handle, None, None
-        if exc_type is asyncio.CancelledError and self._cancelled:
-            raise TimeoutError
+        handle, task = self._handle, self._task
+        self._handle = self._task = None
         if handle is not None:
             handle.cancel()
+        if not self._cancelled or task is None:
+            return
+        # Take back our own cancellation; whatever remains came from elsewhere
+        # (an outside cancellation too: let CancelledError propagate).
+        if _HAS_UNCANCEL and _uncancel(task) > self._cancelling:
+            return
+        if exc_type is asyncio.CancelledError:
+            raise TimeoutError
 
     def _expire(self) -> None:
         if self._task is not None:

@@ -17,8 +17,19 @@ count) changes only under the pool lock, on both the submit side and the
 worker side, so an item can never sit in the backlog while a worker idles
 (the lost-wakeup hazard of unlocked check-then-sleep).
 
-Rules: nothing here starts a thread until the first submit; all instances are
-reachable from `_state` so `shutdown()` and fork handling can find them.
+A worker is *open* until its thread leaves its loop, for whatever reason (a
+stop marker from `shutdown()`, idle retirement, a pool that closed, a crash).
+Items are queued only under the worker's lock while it is open, and the
+leaving thread closes it under that lock and then hands on everything still
+queued (`_redirect`): so an item queued behind a stop marker, or submitted by
+a caller that chose this worker just before `shutdown()` (hazard: a call
+stranded on a thread that has exited), runs on a live worker instead.
+
+Rules: nothing here starts a thread until the first submit; a thread is
+registered only after it started (a failed start leaves nothing behind and
+raises RuntimeError); every lookup (`get_sync_worker`) checks that its
+worker is still open and replaces it otherwise; all instances are reachable
+from `_state` so `shutdown()` and fork handling can find them.
 """
 
 from __future__ import annotations
@@ -27,11 +38,14 @@ import itertools
 import threading
 from collections import deque
 from queue import Empty, SimpleQueue
+from typing import Any
 
 from .._errors import BridgeDeadlockError
 from . import _state
 from ._executor import WorkItem
 from ._greenlets import require_real_threads
+from ._stats import count
+from ._supervise import PREFIX, guarded, new_thread, start_thread
 
 __all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")
 
@@ -43,21 +57,30 @@ _names = itertools.count(1)
 class Worker:
     """One daemon thread serving its own queue of work items."""
 
-    __slots__ = ("_pool", "ident", "name", "queue", "thread")
+    __slots__ = ("_lock", "_open", "_pool", "ident", "name", "queue", "role", "thread")
 
     def __init__(self, role: str, pool: WorkerPool | StickyPool | None) -> None:
         # Hazard (deadlock): under gevent/eventlet patching this "thread" would
         # be a greenlet sharing the caller's OS thread; fail before registering.
         require_real_threads(f"a {role} worker thread")
-        self.name = f"asgibridge-{role}-{next(_names)}"
+        self.role = role
+        self.name = f"{PREFIX}{role}-{next(_names)}"
         self.queue: SimpleQueue[object] = SimpleQueue()
         self._pool = pool
-        self.thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+        self._lock = threading.Lock()
+        self._open = True
+        self.thread = new_thread(self._main, self.name)
         self.ident: int | None = None
 
     def start(self) -> None:
-        self.thread.start()
+        """Start the thread (raises RuntimeError, leaving the worker unused)."""
+        start_thread(self.thread)
         self.ident = self.thread.ident
+
+    @property
+    def open(self) -> bool:
+        """True until the thread leaves its loop (then submits go elsewhere)."""
+        return self._open
 
     def submit(self, item: WorkItem) -> None:
         """Hand ``item`` to this worker (raises if this very thread would wait on itself)."""
@@ -68,14 +91,25 @@ class Worker:
                 "thread-sensitive work it must run itself: a new event loop started inside "
                 "sync code?). Call the sync function directly, or await from the outer loop.",
             )
-        self.queue.put(item)
+        with self._lock:
+            if self._open:
+                self.queue.put(item)
+                return
+        _redirect(item)
 
     _put = submit
 
     def _main(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._leave()
+
+    def _serve(self) -> None:
         pool = self._pool
         get = self.queue.get
         idle = _state.config["worker_idle_timeout"] if pool is not None else None
+        where = f"a work item on {self.name}"
         item: object = None
         while True:
             if item is None:
@@ -94,12 +128,44 @@ class Worker:
                     return
                 item = None
                 continue
-            item.run()  # type: ignore[attr-defined]
+            guarded(item.run, where)  # type: ignore[attr-defined]
             # Drop the reference before sleeping: the item holds the call's
             # arguments and result (leak hazard while idle).
             item = pool.next_item(self) if isinstance(pool, WorkerPool) else None
             if item is _STOP:
                 return
+
+    def _leave(self) -> None:
+        """Close this worker and pass on what is still queued (its thread is leaving)."""
+        with self._lock:
+            self._open = False
+        if self._pool is not None:
+            self._pool.forget(self)
+        elif _state.sync_worker is self:
+            with _state.lock:
+                if _state.sync_worker is self:
+                    _state.sync_worker = None
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except Empty:
+                return
+            if item is not _STOP and item is not _RELEASE:
+                _redirect(item)  # type: ignore[arg-type]
+
+
+def _redirect(item: WorkItem) -> None:
+    """Run ``item`` elsewhere: its worker closed before it could run it.
+
+    Thread-sensitive items go to the process-wide sync worker (a fresh one if
+    need be), which runs them one at a time as their own worker would have.
+    Pool items go back to the pool. If no thread can be started, the item
+    fails with the start error instead of waiting forever.
+    """
+    try:
+        get_sync_worker().submit(item)
+    except BaseException as exc:
+        item.fail(exc)
 
 
 class _IdleStack:
@@ -115,13 +181,25 @@ class _IdleStack:
         self.workers: set[Worker] = set()
 
     def retire(self, worker: Worker) -> bool:
-        """An idle worker timed out: exit unless a submitter just picked it."""
+        """An idle worker timed out: exit unless a submitter just picked it.
+
+        Hazard (lost item): between the worker's queue wait timing out and this
+        check, a submitter may have popped it from the idle stack and queued
+        an item; then it must stay (and serve that item), not exit.
+        """
         with self._lock:
             if worker in self._idle:
                 self._idle.remove(worker)
                 self.workers.discard(worker)
                 return True
             return False
+
+    def forget(self, worker: Worker) -> None:
+        """A worker's thread left (for any reason): it is no longer this pool's."""
+        with self._lock:
+            self.workers.discard(worker)
+            if worker in self._idle:
+                self._idle.remove(worker)
 
     def stop_idle(self) -> list[Worker]:
         """Stop every idle worker now, busy or leased ones when they are done; returns all.
@@ -155,16 +233,28 @@ class WorkerPool(_IdleStack):
                 worker = self._idle.pop()
             elif len(self.workers) < self.max_workers:
                 worker = Worker("pool", self)
-                self.workers.add(worker)
                 worker.queue.put(item)
-                worker.start()
+                try:
+                    worker.start()
+                except BaseException:
+                    if not self.workers:
+                        raise  # no thread at all could run it: the caller gets the error
+                    # Others will get to it: wait in the backlog like any overflow.
+                    self._backlog.append(item)
+                    return
+                self.workers.add(worker)
                 return
             else:
                 self._backlog.append(item)
                 return
-        worker.queue.put(item)
+        worker.submit(item)
 
     _put = submit
+
+    @property
+    def backlog(self) -> int:
+        """Items waiting for a free worker."""
+        return len(self._backlog)
 
     def next_item(self, worker: Worker) -> object:
         """Called by a worker after each item: more backlog, idle (None), or _STOP."""
@@ -177,23 +267,41 @@ class WorkerPool(_IdleStack):
             self._idle.append(worker)
             return None
 
+    def forget(self, worker: Worker) -> None:
+        super().forget(worker)
+        # Hazard (stranded backlog): the last worker left with items waiting.
+        with self._lock:
+            if self.workers or not self._backlog:
+                return
+            waiting = list(self._backlog)
+            self._backlog.clear()
+        for item in waiting:
+            try:
+                self.submit(item)
+            except BaseException as exc:
+                item.fail(exc)
+
 
 class StickyPool(_IdleStack):
     """Threads lent one at a time to ThreadSensitiveContexts."""
 
     def lease(self) -> Worker:
+        """An idle worker, or a new started one (raises RuntimeError)."""
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            worker = Worker("sticky", self)
-            self.workers.add(worker)
+        worker = Worker("sticky", self)
         worker.start()
+        with self._lock:
+            self.workers.add(worker)
         return worker
 
     @staticmethod
     def release(worker: Worker) -> None:
         """Give ``worker`` back once it has run what was queued before (never blocks)."""
-        worker.queue.put(_RELEASE)
+        with worker._lock:
+            if worker._open:
+                worker.queue.put(_RELEASE)
 
     def give_back(self, worker: Worker) -> bool:
         """A released worker returns to the idle stack; False: exit (pool shut down)."""
@@ -206,16 +314,19 @@ class StickyPool(_IdleStack):
 
 
 def get_sync_worker() -> Worker:
-    """The process-wide thread-sensitive worker, started on first use."""
+    """The process-wide thread-sensitive worker, started on first use (or replaced)."""
     worker = _state.sync_worker
-    if worker is None:
+    if worker is None or not worker._open:
         with _state.lock:
             worker = _state.sync_worker
-            if worker is None:
-                worker = Worker("sync", None)
-                worker.start()
-                _state.sync_worker = worker
-    return worker
+            if worker is None or not worker._open:
+                if worker is not None:
+                    count("replaced_threads")
+                _state.sync_worker = None
+                fresh = Worker("sync", None)
+                fresh.start()  # raises RuntimeError: nothing registered
+                _state.sync_worker = worker = fresh
+    return worker  # type: ignore[no-any-return]
 
 
 def get_pool() -> WorkerPool:
@@ -225,7 +336,7 @@ def get_pool() -> WorkerPool:
             pool = _state.pool
             if pool is None:
                 pool = _state.pool = WorkerPool(_state.config["max_workers"])
-    return pool
+    return pool  # type: ignore[no-any-return]
 
 
 def get_sticky_pool() -> StickyPool:
@@ -235,17 +346,17 @@ def get_sticky_pool() -> StickyPool:
             pool = _state.sticky_pool
             if pool is None:
                 pool = _state.sticky_pool = StickyPool()
-    return pool
+    return pool  # type: ignore[no-any-return]
 
 
 def stop_all_workers() -> list[threading.Thread]:
-    """Ask every idle worker to exit (shutdown); returns the threads to join."""
+    """Ask every idle worker to exit (shutdown); returns the started threads to join."""
     threads: list[threading.Thread] = []
     with _state.lock:
         sync, pool, sticky = _state.sync_worker, _state.pool, _state.sticky_pool
         _state.sync_worker = _state.pool = _state.sticky_pool = None
         # WsgiToAsgi's per-adapter pools: an adapter rebuilds its pool lazily.
-        adapter_pools = list(_state.adapter_pools)
+        adapter_pools: list[Any] = list(_state.adapter_pools)
         _state.adapter_pools.clear()
     if sync is not None:
         sync.queue.put(_STOP)
@@ -253,4 +364,5 @@ def stop_all_workers() -> list[threading.Thread]:
     for group in (pool, sticky, *adapter_pools):
         if group is not None:
             threads.extend(w.thread for w in group.stop_idle())
-    return threads
+    # Hazard: a thread that never started cannot be joined (RuntimeError).
+    return [thread for thread in threads if thread.ident is not None]
