@@ -33,6 +33,7 @@ class Recorder:
         self.produced: list[int] = []
         self.threads: set[int] = set()
         self.finally_thread: int | None = None
+        self.closed = threading.Event()
 
     def gen(self, count: int | None = None) -> Iterator[int]:
         try:
@@ -44,6 +45,7 @@ class Recorder:
                 i += 1
         finally:
             self.finally_thread = threading.get_ident()
+            self.closed.set()
 
 
 # -- sync_iter_to_async --------------------------------------------------------------
@@ -210,7 +212,9 @@ async def test_cancelling_the_consumer_stops_production_and_closes() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert got == [0]
-    # Production stopped after the item in progress, and the generator was closed.
+    # The consumer did not wait for the item in flight; its thread closes the
+    # generator once that item is done: production stopped after it.
+    assert await asyncio.to_thread(recorder.closed.wait, 30)
     assert recorder.produced == [0, 1]
     assert recorder.finally_thread in recorder.threads
 

@@ -139,13 +139,15 @@ async def test_listeners_see_one_sync_to_async_hop_per_batch(thread_sensitive: b
     assert items == list(range(10))
     assert len(listener.started) >= 2  # the first batch could not produce everything
     _each_once(listener.started, listener.ended)
-    (thread,) = seen.threads
+    if thread_sensitive:
+        assert len(seen.threads) == 1  # False: batches may move between pool threads
     for info in listener.ended:
         assert info.direction == "sync_to_async"
         assert info.name == f"{__name__}.numbers"
         assert info.function is gen
         assert info.loop is asyncio.get_running_loop()
-        assert info.thread_ident == thread != threading.get_ident()
+        assert info.thread_ident in seen.threads
+        assert info.thread_ident != threading.get_ident()
         assert info.exception is None
         assert not info.cancelled
         assert info.queue_wait is not None
@@ -196,7 +198,7 @@ def test_nothing_registered_builds_nothing_for_the_iterators(
         built.append(repr(args[:1]))
         raise AssertionError("instrumentation object built with nothing registered")
 
-    for name in ("HopInfo", "TracedTaskHop", "StreamWatchdog", "Watchdog"):
+    for name in ("HopInfo", "StreamWatchdog", "Watchdog"):
         monkeypatch.setattr(_iterators, name, forbidden)
 
     async def consume() -> list[int]:
@@ -239,9 +241,12 @@ async def test_thread_handler_wraps_each_batch_on_its_thread(thread_sensitive: b
             async for item in agen:
                 if item == 20:
                     break
-    (thread,) = seen.threads
-    assert thread != threading.get_ident()
-    assert {entry[1] for entry in log} == {thread}
+    if thread_sensitive:
+        assert len(seen.threads) == 1  # one thread for the generator's life
+    # thread_sensitive=False: each batch is one item of the bounded pool, so the
+    # generator may move between pool threads; handlers follow it on each.
+    assert threading.get_ident() not in seen.threads
+    assert {entry[1] for entry in log} == seen.threads
     assert [entry[0] for entry in log] == ["enter", "exit"] * (len(log) // 2)
     entered = [entry[2] for entry in log if entry[0] == "enter"]
     assert len(entered) >= 2  # at least one batch, then close()
@@ -249,7 +254,7 @@ async def test_thread_handler_wraps_each_batch_on_its_thread(thread_sensitive: b
     # and the generator's finally (the close() after the break) inside one too.
     assert all(info is not None for info in seen.inside_handler)
     assert {id(info) for info in seen.inside_handler} <= {id(info) for info in entered}
-    assert seen.finally_thread == thread
+    assert seen.finally_thread in seen.threads | {entry[1] for entry in log}
     assert seen.finally_inside_handler is entered[-1]
     for info in entered:
         assert info.direction == "sync_to_async"

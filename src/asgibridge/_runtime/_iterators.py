@@ -118,6 +118,7 @@ class _SyncProducer(Generic[_T]):
         # A batch given up on closes the generator itself when it stops (set and
         # read under ``_lock`` with ``_running``: exactly one side closes it).
         self._close_after_batch = False
+        self._in_batch = False  # a batch was submitted and has not left `_fill`
         self._name: str | None = None  # what hop listeners are told (first traced batch)
 
     # -- producing thread -------------------------------------------------------
@@ -139,7 +140,6 @@ class _SyncProducer(Generic[_T]):
                 with self._lock:
                     if self._stopping or len(self._items) >= self._buffer:
                         self._running = False
-                        close_now, self._close_after_batch = self._close_after_batch, False
                         break
                 item = next(iterator)
                 with self._lock:
@@ -149,7 +149,10 @@ class _SyncProducer(Generic[_T]):
                     self._notify(waiter)
         except StopIteration:  # the normal end: not an error for the thread handlers
             self._finish(None)
-            return
+        finally:
+            with self._lock:
+                self._in_batch = False
+                close_now, self._close_after_batch = self._close_after_batch, False
         if close_now:  # the consumer gave up on this batch: close here, right after it
             self._close_abandoned()
 
@@ -249,6 +252,7 @@ class _SyncProducer(Generic[_T]):
                 )
                 if start:
                     self._running = True
+                    self._in_batch = True
             if start:
                 try:
                     self._batch = self._submit()
@@ -256,6 +260,7 @@ class _SyncProducer(Generic[_T]):
                     # No thread to produce on (its executor is gone): nothing runs.
                     with self._lock:
                         self._running = False
+                        self._in_batch = False
                         self._waiter = None
                     raise
             if waiter is None:
@@ -309,8 +314,8 @@ class _SyncProducer(Generic[_T]):
         batch.future.add_done_callback(_drop_outcome)  # the consumer got the report
         with self._lock:
             if batch.state == "cancelled":  # it will never run: not running any more
-                self._running = False
-            elif self._running:
+                self._running = self._in_batch = False
+            elif self._in_batch:
                 self._close_after_batch = True  # the batch closes it when it stops
                 return
         self._submit_close_quietly()
