@@ -6,12 +6,13 @@
 See ``docs/design.md`` for who runs where.
 """
 
+from ._runtime._async_iter import async_iter_to_sync
 from ._runtime._async_to_sync import AsyncToSync, async_to_sync
 from ._runtime._cancellation import check_cancelled, time_left
 from ._runtime._contexts import AsyncSingleThreadContext, ThreadSensitiveContext
 from ._runtime._coroutines import iscoroutinefunction, markcoroutinefunction
 from ._runtime._executor import CurrentThreadExecutor
-from ._runtime._iterators import async_iter_to_sync, sync_iter_to_async
+from ._runtime._iterators import sync_iter_to_async
 from ._runtime._sync_to_async import SyncToAsync, sync_to_async
 
 __all__ = (

@@ -291,10 +291,14 @@ class Hop:
         Before the start: CANCELLED (the worker skips it). While it runs:
         ABANDONED, counted once (it runs to its end; its outcome is dropped).
         """
-        if _claim_cancel(self._claims, self.info):
+        claims = self._claims
+        if _claim_cancel(claims, self.info):
             return True
+        start = claims.get(_START)
+        if start is not _RUN:  # cancelled earlier (never runs), or failed unrun
+            return start is not _FAILED
         mine = _Claim(ABANDONED)
-        if self._claims.setdefault(_END, mine) is mine and self.started:
+        if claims.setdefault(_END, mine) is mine:
             record_abandoned(self.func, self.info.name if self.info is not None else None)
         return False
 
