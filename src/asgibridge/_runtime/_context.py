@@ -19,12 +19,16 @@ Rules:
   objects the same. Values are compared by identity only.
 - If the interpreter does not behave as described (checked once at import),
   fall back to walking every variable: correct, just slower.
+- Without the GIL (free-threaded builds) ``gc.get_referents`` stops the
+  world (every thread pauses while it runs): far too costly per hop, so
+  there the walk is used from the start.
 """
 
 from __future__ import annotations
 
 import contextvars
 import gc
+import sys
 
 __all__ = ("THREAD_CRITICAL_PREFIX", "carry_back")
 
@@ -47,7 +51,10 @@ def _mapping_identity_works() -> bool:
     return _referents(first)[-1] is not b[-1]
 
 
-_FAST = _mapping_identity_works()
+# With the GIL only: ``sys._is_gil_enabled`` exists from 3.13; the GIL, once
+# on, is never turned off again, so checking at import is enough.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+_FAST = _GIL and _mapping_identity_works()
 
 
 def carry_back(
