@@ -237,15 +237,22 @@ def test_an_async_generator_left_on_a_persistent_loop_is_finalized_when_the_loop
         holder.append(gen)  # kept alive: only the loop's shutdown can finalize it
         return await gen.__anext__()
 
+    called = threading.Event()
+    leave = threading.Event()
+
     def caller() -> None:
         assert async_to_sync(start)() == 1
+        called.set()
+        leave.wait(JOIN)  # alive: its loop is stopped by shutdown(), not by its death
 
     thread = threading.Thread(target=caller)
     thread.start()
-    thread.join(JOIN)
+    assert called.wait(JOIN)
     assert not finalized.is_set()
     asgibridge.shutdown()
     assert finalized.is_set()
+    leave.set()
+    thread.join(JOIN)
 
 
 def test_idle_reaping_counts_from_the_last_call_not_from_the_loops_creation(
@@ -346,3 +353,62 @@ def test_an_async_single_thread_context_keeps_its_loop_however_idle() -> None:
             assert async_to_sync(second)() == "kept"
     finally:
         asgibridge.configure(**previous)
+
+
+# -- nothing leaked ---------------------------------------------------------------------
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else -1
+
+
+def test_500_short_lived_calling_threads_leave_threads_and_fds_where_they_were() -> None:
+    """Each calling thread's persistent loop ends with it: no thread, loop or fd left."""
+
+    async def answer() -> int:
+        return 1
+
+    async_to_sync(answer)()  # the main thread's own loop exists before we count
+    threads_before = threading.active_count()
+    fds_before = _open_fds()
+    results: list[int] = []
+    for _ in range(50):  # 10 callers at a time, 500 in all
+        batch = [
+            threading.Thread(target=lambda: results.append(async_to_sync(answer)()))
+            for _ in range(10)
+        ]
+        for thread in batch:
+            thread.start()
+        for thread in batch:
+            thread.join(JOIN)
+    assert results == [1] * 500
+    for loop_thread in [lt for lt in list(_state.loop_threads) if "Thread-" in lt.thread.name]:
+        loop_thread.thread.join(JOIN)  # each stops once its calling thread is gone
+    assert threading.active_count() == threads_before
+    assert _open_fds() == fds_before
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("thread_sensitive", [True, False])
+async def test_an_iterator_dropped_without_aclose_gives_its_thread_back(
+    thread_sensitive: bool,
+) -> None:
+    from asgibridge.sync import sync_iter_to_async
+
+    closed = threading.Event()
+
+    def numbers() -> Any:
+        try:
+            yield from range(100)
+        finally:
+            closed.set()
+
+    agen = sync_iter_to_async(numbers(), thread_sensitive=thread_sensitive, buffer=2)
+    assert await agen.__anext__() == 0
+    del agen  # dropped: the loop's async generator finalizer closes it
+    await asyncio.sleep(0)
+    assert await asyncio.to_thread(closed.wait, JOIN)
+    # Its thread serves the next call (the sync worker, or a pool thread).
+    assert await sync_to_async(lambda: 5, thread_sensitive=thread_sensitive)() == 5
