@@ -261,3 +261,35 @@ def test_the_hop_module_keeps_one_class() -> None:
     """The lifecycle lives in one class: no subclasses for tracing or tasks."""
     assert not Hop.__subclasses__()
     assert {"state", "give_up", "run", "fail", "settle"} <= set(dir(_hop.Hop))
+
+
+@pytest.mark.usefixtures("hang_raise")
+def test_an_abandoned_async_to_sync_call_carries_no_context_back() -> None:
+    """The caller gave up (hang deadline): the coroutine's context changes stay with it."""
+    import contextvars
+
+    from asgibridge.exceptions import BridgeDeadlockError
+    from asgibridge.sync import async_to_sync
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="caller")
+    release: list[asyncio.Event] = []
+    outcome: list[Any] = []
+
+    async def half_done() -> None:
+        var.set("half-done")
+        event = asyncio.Event()
+        release.append(event)
+        await event.wait()
+
+    def caller() -> None:
+        try:
+            async_to_sync(half_done)()
+        except BridgeDeadlockError as exc:
+            outcome.append(exc)
+        outcome.append(var.get())
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    thread.join(JOIN)
+    assert isinstance(outcome[0], BridgeDeadlockError)
+    assert outcome[1] == "caller"

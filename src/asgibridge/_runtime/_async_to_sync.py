@@ -153,7 +153,12 @@ class AsyncToSync(Generic[_P, _R]):
                     loop_thread.release()
                 # On a per-thread persistent loop, what the coroutine kept
                 # thread-critical ends with the call (see _own_loop_thread).
-                carry_back(call.result_context(), before, thread_critical=keeps_thread_critical)
+                # A call the caller gave up on may still run in its context:
+                # nothing is carried back from it (as for sync_to_async).
+                if not call.abandoned:
+                    carry_back(
+                        call.result_context(), before, thread_critical=keeps_thread_critical
+                    )
         finally:
             _current_executor.reset(token)
         return call.result()  # type: ignore[no-any-return]

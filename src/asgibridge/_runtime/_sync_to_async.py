@@ -25,7 +25,8 @@ async_to_sync (if any). If that work swallows it and the function returns, the
 function's result is returned (as asyncio does for a coroutine that catches
 the cancellation); otherwise ``CancelledError`` propagates and the sync
 function, which cannot be interrupted, is *abandoned*: it runs to its end and
-its outcome is dropped. Abandoned calls are counted
+its outcome is dropped, and so are its context changes (its context is still
+in use on its thread: nothing is carried back from it). Abandoned calls are counted
 (`asgibridge.runtime_stats()`, by function name in
 `asgibridge.instrumentation.stats()`). The function can stop early by
 calling `asgibridge.sync.check_cancelled()` (see `_cancellation`).
@@ -152,7 +153,15 @@ class SyncToAsync(Generic[_P, _R]):
         except asyncio.CancelledError as cancelled:
             return await _after_cancel(hop, cancelled)  # type: ignore[no-any-return]
         finally:
-            if before is not None:
+            # Hazard (stale executor): carry back only from a call that ended. An
+            # abandoned call's function still runs in ``ctx`` on its thread, maybe
+            # inside an async_to_sync that has not yet unpublished its finished
+            # CurrentThreadExecutor from ``current_executor``; copied into this
+            # task, that executor would refuse the task's later thread-sensitive
+            # calls with ExecutorGoneError (Django's request_finished after a
+            # client left). An abandoned call's context changes are dropped with
+            # its outcome.
+            if before is not None and hop.finished:
                 carry_back(ctx, before)
 
     async def _traced_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -175,7 +184,7 @@ class SyncToAsync(Generic[_P, _R]):
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-            if before is not None:
+            if before is not None and hop.finished:  # see __call__
                 carry_back(ctx, before)
 
     def _target(self, loop: asyncio.AbstractEventLoop) -> Target:
