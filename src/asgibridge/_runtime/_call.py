@@ -77,11 +77,17 @@ async def _with_exc_info(exc: BaseException, awaitable: Awaitable[Any]) -> Any:
     # traceback restore happen there, before the pause; the loop resumes after it.
     traceback = exc.__traceback__
     try:
-        raise exc
-    except BaseException:
-        exc.__traceback__ = traceback
-        await _Pause()
-        return await awaitable
+        try:
+            raise exc
+        except BaseException:
+            exc.__traceback__ = traceback
+            await _Pause()
+            return await awaitable
+    finally:
+        # Python 3.10 rewrites the handled exception's traceback when its except
+        # block is left; 3.11+ never does, so nothing is written there.
+        if exc.__traceback__ is not traceback:
+            exc.__traceback__ = traceback
 
 
 async def _capturing(call: AsyncCall, awaitable: Awaitable[Any]) -> Any:
@@ -152,6 +158,10 @@ class AsyncCall:
         coro: Any = awaitable
         if type(coro) is not CoroutineType:
             coro = _await(coro)
+        if not _CONTEXT_PARAM:
+            # 3.10 copies the context at create_task: capture what the task ends with.
+            # Wrapped before priming: a primed coroutine cannot be awaited again there.
+            coro = _capturing(self, coro)
         if self.exc is not None:
             coro = _with_exc_info(self.exc, coro)
             coro.send(None)  # raises and catches the caller's exception on this thread
@@ -168,7 +178,7 @@ class AsyncCall:
             if _CONTEXT_PARAM:
                 task = self.loop.create_task(coro, context=self.ctx)  # type: ignore[call-arg,unused-ignore]
             else:
-                task = self.ctx.run(self.loop.create_task, _capturing(self, coro))
+                task = self.ctx.run(self.loop.create_task, coro)
         except BaseException as exc:
             self.outcome = (None, exc)
             self.executor._finish()

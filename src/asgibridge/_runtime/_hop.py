@@ -132,11 +132,18 @@ class ExcInfoCarrier:
     def _hold(exc: BaseException) -> Generator[Any, Any, None]:
         traceback = exc.__traceback__
         try:
-            raise exc
-        except BaseException:
-            exc.__traceback__ = traceback  # on the caller's own thread, before anyone sees it
-            func, args, kwargs = yield None
-            yield func(*args, **kwargs)
+            try:
+                raise exc
+            except BaseException:
+                exc.__traceback__ = traceback  # on the caller's own thread, before anyone sees it
+                func, args, kwargs = yield None
+                result = func(*args, **kwargs)
+        finally:
+            # Python 3.10 rewrites the traceback of the handled exception when its
+            # except block is left; 3.11+ never does, so nothing is written there.
+            if exc.__traceback__ is not traceback:
+                exc.__traceback__ = traceback
+        yield result
 
     def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``func(*args, **kwargs)`` with the carried exception as the handled one (once)."""
