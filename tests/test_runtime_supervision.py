@@ -299,3 +299,26 @@ def test_runtime_threads_start_in_an_empty_context() -> None:
     thread.start()
     thread.join(JOIN)
     assert seen == ["empty"]
+
+
+def test_a_persistent_loop_stopped_from_inside_a_task_keeps_serving() -> None:
+    """User code calling loop.stop() on the runtime's loop does not strand later calls."""
+
+    async def stop_my_loop() -> str:
+        asyncio.get_running_loop().stop()
+        return threading.current_thread().name
+
+    async def where() -> str:
+        return threading.current_thread().name
+
+    names: list[str] = []
+
+    def caller() -> None:
+        names.append(async_to_sync(stop_my_loop)())
+        names.append(async_to_sync(where)())
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    thread.join(JOIN)
+    assert len(names) == 2
+    assert names[0] == names[1]

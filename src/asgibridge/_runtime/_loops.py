@@ -180,6 +180,8 @@ class LoopThread:
         try:
             self._run()
         finally:
+            with self._lock:
+                self.stopping = True  # no lease from now on, whatever ended the loop
             try:
                 _finalize_loop(loop, self.stubborn)
             except BaseException as exc:
@@ -194,15 +196,17 @@ class LoopThread:
         # Supervision: a BaseException escaping run_forever (KeyboardInterrupt
         # raised in a task, a crashing callback) must not end the thread while
         # calls still wait on it.
+        # A loop stopped by anyone but this class (user code calling
+        # ``loop.stop()`` in a task) keeps serving: callers still lease it.
         while True:
             try:
                 self.loop.run_forever()
             except BaseException as exc:
                 unhandled(exc, f"the event loop of {self.thread.name}")
                 count("replaced_threads")
-                if not self.stopping:
-                    continue
-            return
+            with self._lock:
+                if self.stopping:
+                    return
 
 
 def _finalize_loop(loop: asyncio.AbstractEventLoop, stubborn: Any) -> None:
