@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from .._errors import IteratorLoopChangedError
 from . import _state
 from ._async_to_sync import AsyncToSync
+from ._asyncio_private import get_running_loop
 from ._hooks import HopInfo
 from ._iterators import END as _END
 from ._loops import LoopThread
@@ -121,7 +122,7 @@ class _AsyncConsumer(Generic[_T]):
     def _close_on_loop(self) -> None:
         if self._aiterator is None:
             return
-        if asyncio._get_running_loop() is None:
+        if get_running_loop() is None:
             try:
                 self._aclose()
                 return

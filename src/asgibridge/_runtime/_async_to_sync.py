@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import sys
 import time
 import warnings
@@ -41,9 +40,16 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
 from . import _state
+from ._asyncio_private import get_running_loop
 from ._call import AsyncCall
 from ._context import carry_back
-from ._coroutines import COROUTINE_MARKER_NAMES, copy_metadata, is_async_callable
+from ._coroutines import (
+    COROUTINE_MARKER_NAMES,
+    WrapperMeta,
+    bind_method,
+    copy_metadata,
+    is_async_callable,
+)
 from ._executor import CurrentThreadExecutor
 from ._hooks import HopInfo, emit_end, emit_start, note_thread
 from ._hop import current_exception
@@ -54,7 +60,7 @@ __all__ = ("AsyncToSync", "async_to_sync")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-_get_running_loop = asyncio._get_running_loop
+_get_running_loop = get_running_loop
 _current_executor = _state.current_executor
 _single_thread_context = _state.single_thread_context
 _loop_executors = _state.loop_executors
@@ -62,7 +68,7 @@ _copy_context = contextvars.copy_context
 _NOT_BOUND = object()
 
 
-class AsyncToSync(Generic[_P, _R]):
+class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
     """Wrap an async callable so that calling it from sync code runs it to completion.
 
     Args:
@@ -167,8 +173,7 @@ class AsyncToSync(Generic[_P, _R]):
         """Bind to ``parent`` when used as a method."""
         if parent is None:
             return self
-        func = functools.partial(self.__call__, parent)
-        return functools.update_wrapper(func, self.awaitable)
+        return bind_method(self.__call__, parent, self.awaitable, is_async=False)
 
     def _hop_info(self, loop: asyncio.AbstractEventLoop) -> HopInfo:
         """What the hop listeners are told this call is (a streaming bridge overrides it)."""

@@ -90,6 +90,20 @@ async def _with_exc_info(exc: BaseException, awaitable: Awaitable[Any]) -> Any:
             exc.__traceback__ = traceback
 
 
+async def _within_hop(hop: Hop, awaitable: Awaitable[Any]) -> Any:
+    # Set inside the task (its first step, eager or not) and reset at its end:
+    # the coroutine and its tasks know the sync_to_async call around them, and
+    # the mark is never carried back to the sync caller.
+    token = _state.outer_hop.set(hop)
+    try:
+        return await awaitable
+    finally:
+        try:
+            _state.outer_hop.reset(token)
+        except ValueError:
+            pass  # closed from another context (garbage collection): nothing to undo here
+
+
 async def _capturing(call: AsyncCall, awaitable: Awaitable[Any]) -> Any:
     # Python 3.10: create_task cannot run in a given Context, only a copy of it.
     try:
@@ -158,6 +172,8 @@ class AsyncCall:
         coro: Any = awaitable
         if type(coro) is not CoroutineType:
             coro = _await(coro)
+        if self.hop is not None:
+            coro = _within_hop(self.hop, coro)
         if not _CONTEXT_PARAM:
             # 3.10 copies the context at create_task: capture what the task ends with.
             # Wrapped before priming: a primed coroutine cannot be awaited again there.

@@ -4,33 +4,36 @@ A sync function cannot be interrupted; it can only be asked. `check_cancelled`
 raises ``asyncio.CancelledError`` once the task awaiting it was cancelled, and
 `time_left` reports the seconds before the awaiting task's deadline.
 
-Theory of operation: nothing is recorded on the bridge's hot path. The
-current thread's ``tls.hop`` is the sync_to_async call it runs; the task
-awaiting it is found through the hop's future (the task registered its wakeup
-callback there; a hop nobody awaits (an iterator batch) names the
-consumer's task instead), and an async_to_sync call between two hops is found through
-the task's done callbacks (`AsyncCall._task_done`), whose ``hop`` is the outer
-call. Walking that chain makes both functions see across nested hops
-(sync_to_async -> async_to_sync -> sync_to_async). Deadlines are the loop's
-timer handles that belong to an ``asyncio.timeout`` (3.11+; ``wait_for`` is
-built on it from 3.12), to a pre-3.12 ``asyncio.wait_for`` of that task, or to
-asgibridge's ``timeout``.
+Theory of operation: the current thread's ``tls.hop`` is the sync_to_async
+call it runs. The task awaiting it was recorded when the call was submitted
+(``asyncio.current_task()``; an iterator batch names its consumer's task),
+so it is known even before that task reaches its ``await`` (a new pool thread
+may start the function first) and whatever the task factory (an eager first
+step runs before any callback could be linked). An async_to_sync call made
+inside a sync_to_async call runs its coroutine with ``_state.outer_hop`` set
+to that call, so the next hop outwards is read from the running hop's
+context: walking that chain makes both functions see across nested hops
+(sync_to_async -> async_to_sync -> sync_to_async). Deadlines are those of an
+``asyncio.timeout`` (3.11+; ``wait_for`` is built on it from 3.12), of a
+pre-3.12 ``asyncio.wait_for``, or of asgibridge's ``timeout``, read by
+`_asyncio_private.timer_deadlines` (the loop's timers where asyncio exposes
+them; the task's timeout objects under uvloop).
 
-Rules: both functions only read (lists are copied under the GIL before
-iterating: the loop thread may change them meanwhile); a hop inherited
-through fork is ignored (its loop belongs to the parent).
+Rules: both functions only read (the loop thread may change what they read
+meanwhile: lists are copied first); a hop inherited through fork is ignored
+(its loop belongs to the parent).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 
 from . import _state
-from ._call import AsyncCall
+from ._asyncio_private import future_callbacks, timer_deadlines
 from ._hop import Hop
 from ._names import function_name
 from ._timeout import timeout as _bridge_timeout
@@ -38,51 +41,18 @@ from ._timeout import timeout as _bridge_timeout
 __all__ = ("check_cancelled", "time_left")
 
 _MAX_DEPTH = 64  # hops followed outwards (a guard against a cycle we cannot see)
-_release_waiter: Any = getattr(asyncio.tasks, "_release_waiter", None)
-_Timeout: Any = getattr(asyncio, "Timeout", None)
 # Task classes: the C one and the pure-Python one (used when something swaps it in).
 _TASK_TYPES: tuple[type, ...] = (asyncio.Task, getattr(asyncio.tasks, "_PyTask", asyncio.Task))
-# The task each loop is running now (asyncio's own table, 3.10-3.13).
-_current_tasks: dict[Any, Any] | None = getattr(asyncio.tasks, "_current_tasks", None)
-
-
-def _callbacks(future: asyncio.Future[Any]) -> list[Any]:
-    # The C and Python futures both expose pending callbacks as (fn, context).
-    callbacks = getattr(future, "_callbacks", None)
-    return [entry[0] for entry in list(callbacks or ())]
-
-
-def _task_in(callbacks: list[Any]) -> asyncio.Task[Any] | None:
-    for callback in callbacks:
-        owner = getattr(callback, "__self__", None)
-        if isinstance(owner, _TASK_TYPES):
-            return cast("asyncio.Task[Any]", owner)
-    return None
 
 
 def _awaiting_task(hop: Hop) -> asyncio.Task[Any] | None:
-    if hop.task is not None:  # nobody awaits its future: it names its task
+    if hop.task is not None:  # recorded at submission
         return hop.task
-    future = hop.future
-    task = _task_in(_callbacks(future))
-    if task is not None or future.done():
-        return task
-    # The worker may start before the awaiting task reaches ``await hop.future``
-    # (it is between `_put` and the await): it is then the loop's running task.
-    # Read that, then the callbacks again: if they are still empty, the task
-    # had not suspended yet when we read it, so it is the right one.
-    running = _current_tasks.get(hop.loop) if _current_tasks is not None else None
-    task = _task_in(_callbacks(future))
-    if task is not None or future.done():
-        return task
-    return running
-
-
-def _outer_hop(task: asyncio.Task[Any]) -> Hop | None:
-    for callback in _callbacks(task):
+    # A hop built elsewhere (an adapter's): the task that waits on its future.
+    for callback in future_callbacks(hop.future):
         owner = getattr(callback, "__self__", None)
-        if isinstance(owner, AsyncCall):
-            return owner.hop
+        if isinstance(owner, _TASK_TYPES):
+            return cast("asyncio.Task[Any]", owner)
     return None
 
 
@@ -90,9 +60,8 @@ def _chain() -> Iterator[tuple[Hop, asyncio.Task[Any] | None]]:
     hop: Hop | None = _state.tls.hop
     depth = 0
     while hop is not None and depth < _MAX_DEPTH and hop.generation == _state.generation:
-        task = _awaiting_task(hop)
-        yield hop, task
-        hop = _outer_hop(task) if task is not None else None
+        yield hop, _awaiting_task(hop)
+        hop = hop.ctx.get(_state.outer_hop)  # None once spent or at the outermost call
         depth += 1
 
 
@@ -161,39 +130,25 @@ def time_left() -> float | None:
         if task is None:
             continue
         if now is None:
-            now = hop.loop.time()  # monotonic: the same clock in every loop here
+            now = _now(hop.loop)
         for when in _deadlines(hop.loop, task):
             left = when - now
             nearest = left if nearest is None else min(nearest, left)
     return None if nearest is None else max(nearest, 0.0)
 
 
+def _now(loop: asyncio.AbstractEventLoop) -> float:
+    """The loop's time, read from another thread.
+
+    uvloop answers with the time cached at the start of its current iteration
+    (millisecond steps), which can be behind; both it and asyncio count on the
+    monotonic clock, so the fresher of the two is taken when they agree (a
+    loop with a clock of its own, a test's virtual time, is left alone).
+    """
+    now = loop.time()
+    fresh = time.monotonic()
+    return max(now, fresh) if abs(fresh - now) < 1.0 else now
+
+
 def _deadlines(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> Iterator[float]:
-    waiters = _wait_for_waiters(task)
-    scheduled = getattr(loop, "_scheduled", None)
-    for handle in list(scheduled or ()):
-        if handle.cancelled():
-            continue
-        callback = handle._callback
-        owner = getattr(callback, "__self__", None)
-        timer_of_task = (_Timeout is not None and isinstance(owner, _Timeout)) or isinstance(
-            owner, _bridge_timeout
-        )
-        if timer_of_task and getattr(owner, "_task", None) is task:
-            yield handle.when()
-        elif waiters and callback is _release_waiter and handle._args:
-            waiter = handle._args[0]
-            if any(waiter is candidate for candidate in waiters):
-                yield handle.when()
-
-
-def _wait_for_waiters(task: asyncio.Task[Any]) -> list[Any]:
-    # Before 3.12, wait_for runs the awaitable in a task of its own and arms a
-    # timer that releases a waiter future; the task's done callback names it.
-    if _release_waiter is None or sys.version_info >= (3, 12):
-        return []
-    found: list[Any] = []
-    for callback in _callbacks(task):
-        if isinstance(callback, functools.partial) and callback.func is _release_waiter:
-            found.extend(callback.args[:1])
-    return found
+    return timer_deadlines(loop, task, (_bridge_timeout,))

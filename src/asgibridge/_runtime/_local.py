@@ -60,18 +60,18 @@ Rules:
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import threading
 from typing import TYPE_CHECKING, Any, final
 
 from .._errors import LocalReservedNameError, LocalSubclassError
 from . import _state
+from ._asyncio_private import get_running_loop
 from ._context import THREAD_CRITICAL_PREFIX
 
 __all__ = ("Local",)
 
-_get_running_loop = asyncio._get_running_loop
+_get_running_loop = get_running_loop
 _object_getattribute = object.__getattribute__
 _tls = _state.tls
 _owner = _state.local_owner  # ``_owner.__dict__`` is this thread's token

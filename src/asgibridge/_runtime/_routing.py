@@ -12,10 +12,17 @@ from concurrent.futures import Executor
 from typing import Any, Protocol
 
 from . import _state
+from ._asyncio_private import UNKNOWN, default_executor
 from ._executor import WorkItem
 from ._workers import get_pool, get_sync_worker
 
-__all__ = ("ExecutorTarget", "Target", "nonsensitive_target", "sensitive_target")
+__all__ = (
+    "ExecutorTarget",
+    "LoopDefaultExecutorTarget",
+    "Target",
+    "nonsensitive_target",
+    "sensitive_target",
+)
 
 _current_executor = _state.current_executor
 _thread_sensitive_context = _state.thread_sensitive_context
@@ -60,11 +67,40 @@ def sensitive_target(loop: asyncio.AbstractEventLoop) -> Target:
     return get_sync_worker()
 
 
+class LoopDefaultExecutorTarget:
+    """The loop's default executor reached the public way (``run_in_executor(None, ...)``).
+
+    For loops that do not show which default executor is set (uvloop): a
+    ``set_default_executor`` there is then honoured, as asgiref honours it.
+    Called on the loop thread (the awaiting task submits).
+    """
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def _put(self, item: WorkItem) -> None:
+        future = self.loop.run_in_executor(None, item.run)
+        dropped = getattr(item, "dropped", None)
+        if dropped is not None:
+            future.add_done_callback(dropped)
+        future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # The item delivers its own outcome; this future only reports a drop.
+    if not future.cancelled():
+        future.exception()
+
+
 def nonsensitive_target(loop: asyncio.AbstractEventLoop) -> Target:
     """The thread for a thread_sensitive=False call without ``executor=``."""
-    # asyncio builds its own default executor lazily with the "asyncio" name
-    # prefix; one set by the user with loop.set_default_executor() is honoured.
-    default = getattr(loop, "_default_executor", None)
-    if default is not None and getattr(default, "_thread_name_prefix", "") != "asyncio":
-        return ExecutorTarget(default)
-    return get_pool()
+    # A default executor set by the user (loop.set_default_executor) is
+    # honoured; otherwise asgibridge's own bounded pool (faster than asyncio's).
+    default = default_executor(loop)
+    if default is None:
+        return get_pool()
+    if default is UNKNOWN:
+        return LoopDefaultExecutorTarget(loop)
+    return ExecutorTarget(default)  # type: ignore[arg-type]

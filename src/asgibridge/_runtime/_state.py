@@ -37,6 +37,7 @@ __all__ = (
     "lock",
     "loop_executors",
     "loop_threads",
+    "outer_hop",
     "pool",
     "single_thread_context",
     "stats_lock",
@@ -127,6 +128,13 @@ stats_lock = threading.Lock()
 # and `ThreadSensitiveContext(executor=...)` (hides it). Fork: irrelevant.
 current_executor: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "asgibridge.current_executor", default=None
+)
+# The sync_to_async call (a Hop) whose sync function made the async_to_sync call
+# this coroutine runs for. Writer: `_call` (set inside the coroutine's task,
+# reset when it ends, so it is never carried back). Reader: `_cancellation`,
+# which walks outwards through nested hops. Fork: irrelevant.
+outer_hop: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "asgibridge.outer_hop", default=None
 )
 # The innermost entered ThreadSensitiveContext. Writer: ThreadSensitiveContext.
 thread_sensitive_context: contextvars.ContextVar[Any] = contextvars.ContextVar(

@@ -49,7 +49,13 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from .._errors import SyncToAsyncTypeError
 from . import _state
 from ._context import carry_back
-from ._coroutines import COROUTINE_MARKER_ITEMS, copy_metadata, is_async_callable
+from ._coroutines import (
+    COROUTINE_MARKER_ITEMS,
+    WrapperMeta,
+    bind_method,
+    copy_metadata,
+    is_async_callable,
+)
 from ._deadlines import submit_traced
 from ._hooks import HopInfo, run_with_handlers
 from ._hop import CANCELLED, ExcInfoCarrier, Hop, current_exception
@@ -63,9 +69,10 @@ _R = TypeVar("_R")
 _copy_context = contextvars.copy_context
 _NOT_BOUND = object()
 _get_running_loop = asyncio.get_running_loop
+_current_task = asyncio.current_task
 
 
-class SyncToAsync(Generic[_P, _R]):
+class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
     """Wrap a sync callable so that awaiting it runs it on a worker thread.
 
     Args:
@@ -143,7 +150,11 @@ class SyncToAsync(Generic[_P, _R]):
             target = nonsensitive_target(loop)
         own_context = self.context
         ctx = _copy_context() if own_context is None else own_context
-        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception())
+        # The awaiting task, recorded now: check_cancelled/time_left need it even
+        # if the function starts before this task reaches its await.
+        hop = Hop(
+            loop, ctx, self.func, args, kwargs, current_exception(), None, _current_task(loop)
+        )
         if self._custom_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
@@ -172,7 +183,9 @@ class SyncToAsync(Generic[_P, _R]):
         own_context = self.context
         ctx = _copy_context() if own_context is None else own_context
         info = HopInfo(self.func, "sync_to_async", loop, submitted_at=time.perf_counter())
-        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), info)
+        hop = Hop(
+            loop, ctx, self.func, args, kwargs, current_exception(), info, _current_task(loop)
+        )
         if self._custom_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
@@ -238,8 +251,7 @@ class SyncToAsync(Generic[_P, _R]):
         """Bind to ``parent`` when used as a method."""
         if parent is None:
             return self
-        func = functools.partial(self.__call__, parent)
-        return functools.update_wrapper(func, self.func)
+        return bind_method(self.__call__, parent, self.func, is_async=True)
 
 
 def _in_context(
