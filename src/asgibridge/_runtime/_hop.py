@@ -382,6 +382,7 @@ class Hop:
             self.handler = None
             self.carrier = None
             self.ctx = _SPENT
+            self.task = None  # the awaiting task holds its request's context
         claims.setdefault(_END, _FINISH)
         if info is not None:
             info.run_time = time.perf_counter() - info.submitted_at - (info.queue_wait or 0.0)
