@@ -280,11 +280,11 @@ async def test_user_default_executor_of_the_loop_is_honoured() -> None:
 @pytest.mark.asyncio
 async def test_asyncio_own_default_executor_is_not_used() -> None:
     loop = asyncio.get_running_loop()
-    # Make asyncio build its lazy default executor ("asyncio_N" threads).
-    asyncio_thread = await loop.run_in_executor(None, current)
+    # Make the loop build its lazy default executor ("asyncio_N" or "uvloop_N" threads).
+    loop_thread = await loop.run_in_executor(None, current)
     ran_on = await sync_to_async(current, thread_sensitive=False)()
-    assert asyncio_thread.name.startswith("asyncio")
-    assert not ran_on.name.startswith("asyncio")
+    assert loop_thread.name.startswith(("asyncio", "uvloop"))
+    assert ran_on.name.startswith("asgibridge-pool-")
 
 
 @pytest.mark.asyncio

@@ -12,7 +12,9 @@ Each entry: the attribute; what it is used for; the fallback.
   raising, on hot paths; fallback ``asyncio.get_running_loop`` in a try.
 - ``loop._default_executor`` (and its ``_thread_name_prefix``): honour
   ``set_default_executor``, the runtime's own pool otherwise; unreadable
-  (uvloop): ``loop.run_in_executor(None, ...)``, the public route.
+  (uvloop): the executor among ``gc.get_referents(loop)`` (public API, cached
+  per loop for a second); without the GIL, ``loop.run_in_executor(None,
+  ...)``, the public route.
 - ``loop._scheduled`` (``TimerHandle._callback`` / ``_args``): `time_left`
   finds the timers of ``asyncio.timeout`` / ``wait_for``; unreadable
   (uvloop): the task's ``asyncio.Timeout`` objects, and the timer handle
@@ -33,9 +35,12 @@ import asyncio
 import functools
 import gc
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
+
+from . import _state
 
 __all__ = (
     "default_executor",
@@ -58,23 +63,54 @@ get_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = getattr(
 )
 
 _MISSING = object()
+# Thread-name prefixes of the default executors loops make for themselves.
+_LOOP_MADE = ("asyncio", "uvloop")
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 def default_executor(loop: asyncio.AbstractEventLoop) -> Executor | object | None:
-    """The executor the user set with ``loop.set_default_executor``.
+    """The executor the loop's ``run_in_executor(None, ...)`` would use, if one is set.
 
     Returns:
-        The executor; None when the user set none (asyncio's own lazily made
-        one, recognised by its ``asyncio`` thread-name prefix, does not count);
-        `UNKNOWN` when the loop does not expose it (uvloop): the caller must then
-        go through ``loop.run_in_executor(None, ...)``.
+        The executor; None when there is none yet (the one asyncio or uvloop
+        makes lazily, recognised by its ``asyncio`` / ``uvloop`` thread-name
+        prefix, counts as none: the runtime's pool is faster); `UNKNOWN` when
+        the loop hides it and it cannot be looked up cheaply (without the
+        GIL): the caller must then go through ``loop.run_in_executor(None,
+        ...)``.
     """
     executor = getattr(loop, "_default_executor", _MISSING)
     if executor is _MISSING:
-        return UNKNOWN
-    if executor is None or getattr(executor, "_thread_name_prefix", "") == "asyncio":
-        return None
+        executor = _hidden_default_executor(loop)
+    if executor is None or executor is UNKNOWN:
+        return executor
+    if getattr(executor, "_thread_name_prefix", "") in _LOOP_MADE:
+        return None  # made lazily by the loop itself, not set by the user
     return executor
+
+
+def _hidden_default_executor(loop: asyncio.AbstractEventLoop) -> Executor | object | None:
+    # uvloop keeps it in a C field: the loop's referents show it. That costs a few
+    # microseconds, so the answer is kept per loop for a second (a
+    # set_default_executor is honoured from the next second at the latest).
+    # Without the GIL the referent walk stops the world: take the public route.
+    if not _GIL:
+        return UNKNOWN
+    now = time.monotonic()
+    cache = _state.hidden_default_executors
+    found: Executor | None
+    try:
+        checked_at, found = cache[loop]
+    except (KeyError, TypeError):
+        checked_at, found = -1.0, None
+    if now - checked_at < 1.0:
+        return found
+    found = next((x for x in gc.get_referents(loop) if isinstance(x, Executor)), None)
+    try:
+        cache[loop] = (now, found)
+    except TypeError:  # a loop that cannot be weakly referenced: ask every time
+        pass
+    return found
 
 
 UNKNOWN = object()  # `default_executor` cannot tell

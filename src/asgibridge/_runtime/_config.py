@@ -30,7 +30,8 @@ class Option:
 
     Attributes:
         kind: ``"seconds"`` (a positive finite number), ``"count"`` (an int
-            >= ``minimum``) or ``"choice"`` (one of ``choices``).
+            >= ``minimum``), ``"choice"`` (one of ``choices``) or
+            ``"factory"`` (an event loop factory: a callable or a loop name).
         default: the value when neither ``configure`` nor the environment sets it.
         env: the environment variable read at import, or None.
         optional: None is allowed (it turns the feature off).
@@ -47,7 +48,9 @@ class Option:
 
     def describe(self) -> str:
         """The allowed values, for error messages."""
-        if self.kind == "seconds":
+        if self.kind == "factory":
+            text = '"asyncio", "uvloop" or a callable returning a new event loop'
+        elif self.kind == "seconds":
             text = "a positive number of seconds"
         elif self.kind == "count":
             text = f"an integer >= {self.minimum}"
@@ -69,6 +72,11 @@ OPTIONS: Mapping[str, Option] = {
     "worker_idle_timeout": Option("seconds", 30.0, "ASGIBRIDGE_WORKER_IDLE_TIMEOUT"),
     # Seconds a persistent async_to_sync loop stays up with no call.
     "loop_idle_timeout": Option("seconds", 30.0, "ASGIBRIDGE_LOOP_IDLE_TIMEOUT"),
+    # The event loop the runtime's own loops run (persistent async_to_sync
+    # loops, AsyncSingleThreadContext, AsgiToWsgi): None follows the event loop
+    # policy (asyncio.new_event_loop); "asyncio" or "uvloop"; or a callable
+    # returning a new loop.
+    "loop_factory": Option("factory", None, "ASGIBRIDGE_LOOP_FACTORY", optional=True),
     # Seconds the end of an async_to_sync call waits for the tasks it left
     # running to finish after cancelling them, before it warns and returns.
     "leftover_timeout": Option("seconds", 2.0, "ASGIBRIDGE_LEFTOVER_TIMEOUT"),
@@ -80,6 +88,8 @@ def _check(name: str, value: Any, option: Option, source: str) -> Any:
         if option.optional:
             return None
         raise ConfigTypeError(f"{source} must be {option.describe()}, not None")
+    if option.kind == "factory":
+        return _check_factory(value, option, source)
     if option.kind == "choice":
         if not isinstance(value, str):
             raise ConfigTypeError(
@@ -105,6 +115,14 @@ def _check(name: str, value: Any, option: Option, source: str) -> Any:
     return float(value)
 
 
+def _check_factory(value: Any, option: Option, source: str) -> Any:
+    if callable(value) or value in ("asyncio", "uvloop"):
+        return value
+    if isinstance(value, str):
+        raise ConfigValueError(f"{source} must be {option.describe()}, not {value!r}")
+    raise ConfigTypeError(f"{source} must be {option.describe()}, not {type(value).__name__}")
+
+
 def validate(options: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``configure(**options)``; returns the values to store (seconds as floats).
 
@@ -121,7 +139,7 @@ def validate(options: Mapping[str, Any]) -> dict[str, Any]:
 def _parse(raw: str, option: Option) -> Any:
     if option.optional and raw.strip().lower() in ("none", "off"):
         return None
-    if option.kind == "choice":
+    if option.kind in ("choice", "factory"):
         return raw.strip()
     try:
         return int(raw) if option.kind == "count" else float(raw)

@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import importlib
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -52,7 +54,7 @@ from ._hang_report import logger
 from ._stats import count, unhandled
 from ._supervise import PREFIX, new_thread, start_thread
 
-__all__ = ("LoopThread", "loop_for_this_thread", "temporary_loop")
+__all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop")
 
 _names = itertools.count(1)
 # The clock of idle bookkeeping (a module attribute so tests can drive it).
@@ -79,7 +81,7 @@ class LoopThread:
         require_real_threads(f"an event loop thread ({purpose})")
         self.temporary = temporary
         self.reap_when_idle = reap_when_idle and not temporary
-        self.loop: asyncio.AbstractEventLoop = contextvars.Context().run(asyncio.new_event_loop)
+        self.loop: asyncio.AbstractEventLoop = contextvars.Context().run(new_loop)
         self.thread = new_thread(self._main, f"{PREFIX}loop-{next(_names)} ({purpose})")
         self._lock = threading.Lock()
         self._calls = 0
@@ -236,6 +238,23 @@ def describe_task(task: asyncio.Task[Any]) -> str:
     coro = task.get_coro()
     qualname = getattr(coro, "__qualname__", None) or type(coro).__qualname__
     return f"{task.get_name()} ({qualname})"
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop as ``loop_factory`` says (default: the event loop policy's)."""
+    factory = _state.config["loop_factory"]
+    if factory is None:
+        return asyncio.new_event_loop()
+    if factory == "asyncio":
+        return asyncio.SelectorEventLoop() if sys.platform != "win32" else asyncio.new_event_loop()
+    if factory == "uvloop":
+        # An optional dependency, named by the user (imported by name: no hard dependency).
+        uvloop: Any = importlib.import_module("uvloop")
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    loop = factory()
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        raise TypeError(f"loop_factory returned {type(loop).__name__}, not an event loop")
+    return loop
 
 
 class _Owner:

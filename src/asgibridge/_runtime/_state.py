@@ -32,6 +32,7 @@ __all__ = (
     "counters",
     "current_executor",
     "generation",
+    "hidden_default_executors",
     "hop_listeners",
     "local_owner",
     "lock",
@@ -143,6 +144,14 @@ thread_sensitive_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
 # The innermost entered AsyncSingleThreadContext. Writer: AsyncSingleThreadContext.
 single_thread_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "asgibridge.single_thread_context"
+)
+
+# The default executor of loops that hide it (uvloop), by loop, with the time
+# it was looked up: ``(monotonic seconds, executor or None)``. Scope: process.
+# Writer: `_asyncio_private` (on each loop's own thread). Reset: entries die
+# with their loop (weak keys). Fork: irrelevant (loops do not survive fork).
+hidden_default_executors: weakref.WeakKeyDictionary[Any, tuple[float, Any]] = (
+    weakref.WeakKeyDictionary()
 )
 
 # Worker pools owned by adapters (one per `WsgiToAsgi` instance and fork
