@@ -66,7 +66,9 @@ async def test_the_running_loop_is_seen_without_raising() -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("kind", ["timeout", "wait_for"])
 @pytest.mark.parametrize("thread_sensitive", [True, False])
-async def test_time_left_sees_the_deadline_on_every_loop(kind: str, thread_sensitive: bool) -> None:
+async def test_time_left_sees_the_deadline_on_every_loop(
+    kind: str, thread_sensitive: bool
+) -> None:
     call = sync_to_async(time_left, thread_sensitive=thread_sensitive)
     if kind == "wait_for":
         left = await asyncio.wait_for(call(), 5)
