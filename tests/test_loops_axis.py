@@ -95,6 +95,12 @@ async def test_nested_time_left_under_an_eager_task_factory() -> None:
     loop = asyncio.get_running_loop()
     loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined,unused-ignore]
     try:
+        probe = asyncio.sleep(0)
+        try:
+            await loop.create_task(probe, context=contextvars.copy_context())
+        except TypeError as exc:  # uvloop 0.23 with CPython 3.13.0's eager factory
+            probe.close()
+            pytest.skip(f"this loop cannot run eager tasks with a context: {exc}")
 
         async def middle() -> float | None:
             return await sync_to_async(time_left, thread_sensitive=False)()

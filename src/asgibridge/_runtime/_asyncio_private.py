@@ -161,9 +161,7 @@ def _deadlines_by_referrers(task: asyncio.Task[Any], types: tuple[type, ...]) ->
     # Hazard (cost): the collector's referrer search visits every tracked object
     # (milliseconds in a large process); it runs only when time_left() is asked
     # on a loop that hides its timers (uvloop), never on the bridge's hot path.
-    for holder in gc.get_referrers(task):
-        if not isinstance(holder, types):
-            continue
+    for holder in _instances_referring_to(task, types):
         when = _when(holder)
         if when is not None:
             yield when
@@ -178,6 +176,21 @@ def _deadlines_by_referrers(task: asyncio.Task[Any], types: tuple[type, ...]) ->
                 cancelled = getattr(handle, "cancelled", None)
                 if callable(when) and callable(cancelled) and not cancelled():
                     yield float(when())
+
+
+def _instances_referring_to(target: object, types: tuple[type, ...]) -> Iterator[Any]:
+    """Instances of ``types`` holding ``target`` in an attribute.
+
+    Python 3.11+ reports such an instance itself as the referrer; 3.10 reports
+    its ``__dict__``, whose owner is one more referrer step away.
+    """
+    for holder in gc.get_referrers(target):
+        if isinstance(holder, types):
+            yield holder
+        elif type(holder) is dict:
+            for owner in gc.get_referrers(holder):
+                if isinstance(owner, types) and getattr(owner, "__dict__", None) is holder:
+                    yield owner
 
 
 def _when(holder: Any) -> float | None:
