@@ -231,3 +231,21 @@ print(sum(ref() is not None for ref in refs))
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"
+
+
+@pytest.mark.asyncio
+async def test_the_task_awaiting_a_future_is_found_on_every_loop() -> None:
+    """``future_callbacks`` (the fallback for hops the bridge did not submit) on this loop."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    assert _asyncio_private.future_callbacks(future) == []
+
+    async def wait() -> None:
+        await future
+
+    task = asyncio.create_task(wait())
+    await asyncio.sleep(0)
+    owners = [getattr(cb, "__self__", None) for cb in _asyncio_private.future_callbacks(future)]
+    assert task in owners
+    future.set_result(None)
+    await task

@@ -18,10 +18,12 @@ The lifecycle is one state machine (h11's ``_state.py`` is the model)::
 
 Each arrow is one *claim*: ``dict.setdefault`` on the hop's claim table, atomic
 on every CPython (with or without the GIL). The start is claimed by the worker
-(`run`) or by the giving-up side (`give_up`, or ``hop.future.cancel()``, which
-``task.cancel()`` calls synchronously): whoever comes first wins, the other
-sees the winner's claim. So a call cancelled before a worker takes it never
-runs, and a call that started is never reported as not started. The end is
+(`run`) or by the giving-up side (`give_up`): whoever comes first wins, the
+other sees the winner's claim, so a call that started is never reported as
+not started. ``task.cancel()`` cancels the future its task waits on at once;
+a worker that takes the call finds that future cancelled and claims the
+cancellation itself instead of the start, so a call cancelled before a worker
+took it never runs, even before the awaiting task has run its ``except``. The end is
 claimed the same way by the worker (DONE) or the giving-up side (ABANDONED,
 counted once). `state` only reads the table; counters and diagnostics read
 `state`, never write it.
@@ -68,7 +70,6 @@ __all__ = (
     "RUNNING",
     "ExcInfoCarrier",
     "Hop",
-    "HopFuture",
     "current_exception",
 )
 
@@ -154,26 +155,6 @@ class ExcInfoCarrier:
             gen.close()
 
 
-class HopFuture(asyncio.Future[Any]):
-    """The future a hop's awaiting task waits on; cancelling it claims the hop's start.
-
-    ``task.cancel()`` cancels the future its task waits on synchronously, by
-    calling this method: claiming the start here (not later, when the task
-    runs its ``except CancelledError``) is what makes "cancelled before a
-    worker took it" exact. The future holds the hop's claim table, not the
-    hop (no reference cycle per call).
-    """
-
-    __slots__ = ("_claims", "_info")
-    _claims: dict[int, _Claim]
-    _info: HopInfo | None
-
-    def cancel(self, msg: Any = None) -> bool:
-        if not self.done():
-            _claim_cancel(self._claims, self._info)
-        return super().cancel(msg)
-
-
 def _claim_cancel(claims: dict[int, _Claim], info: HopInfo | None) -> bool:
     """Try QUEUED -> CANCELLED; True if this call won (the hop will never run)."""
     mine = _Claim(CANCELLED)
@@ -248,10 +229,7 @@ class Hop:
         self.generation = _state.generation
         claims: dict[int, _Claim] = {}
         self._claims = claims
-        future = HopFuture(loop=loop)
-        future._claims = claims
-        future._info = info
-        self.future: asyncio.Future[Any] = future
+        self.future: asyncio.Future[Any] = loop.create_future()
         # Tasks that async_to_sync calls inside this sync function started on
         # ``loop``; cancellation of the awaiting task is forwarded to them.
         self.inner_tasks: list[asyncio.Task[Any]] | None = None
@@ -351,8 +329,13 @@ class Hop:
     def run(self) -> None:
         """Run the call on this thread and deliver its outcome to the loop (never raises)."""
         claims = self._claims
+        if self.future.cancelled():
+            # The awaiting task was cancelled (task.cancel() cancels the future it
+            # waits on at once) before this thread took the call: it never runs.
+            _claim_cancel(claims, self.info)
+            return
         if claims.setdefault(_START, _RUN) is not _RUN:
-            return  # cancelled before the start: never runs (the canceller reported it)
+            return  # given up before the start: never runs (the canceller reported it)
         info = self.info
         if info is not None:
             note_thread(info)
