@@ -20,12 +20,20 @@ thread when the client is slow. Two shortcuts keep the common cases cheap:
 A body longer than its ``Content-Length`` is cut there and the iterable is
 not iterated further (what asgiref does; PEP 3333 "Handling the
 Content-Length Header").
+
+Header injection: ``start_response`` refuses (`WsgiProtocolError`, so a 500
+if the app lets it through) a header name that is not an RFC 9110 token and
+a value holding CR, LF or NUL, as gunicorn and waitress do; replacement
+headers given with ``exc_info`` too. Hazard: an app that echoes request data
+into a header would otherwise let a client split the response behind a
+server that writes headers as it gets them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,6 +46,9 @@ __all__ = ("Runner", "plain_response")
 logger = logging.getLogger("asgibridge.wsgi")
 
 _END = {"type": "http.response.body"}
+# RFC 9110 5.1 / 5.6.2: a field name is a token; a value has no CR, LF or NUL.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 
 def plain_response(status: int, text: bytes) -> list[dict[str, Any]]:
@@ -115,6 +126,12 @@ class Runner:
         content_length = None
         encoded = []
         for name, value in headers:
+            try:
+                bad = _TOKEN.fullmatch(name) is None or _BAD_VALUE.search(value) is not None
+            except TypeError:  # not str
+                bad = True
+            if bad:
+                _refuse_header(name, value)
             lowered = name.lower()
             if lowered == "content-length":
                 try:
@@ -237,6 +254,22 @@ class Runner:
             self._add_start(tail)
         tail.append(dict(_END))
         return tail
+
+
+def _refuse_header(name: Any, value: Any) -> None:
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise WsgiProtocolError(
+            f"response header {name!r}: names and values must be str, "
+            f"not {type(name).__name__} and {type(value).__name__}",
+            "(PEP 3333: headers are a list of (name, value) native strings).",
+        )
+    what = "name" if _TOKEN.fullmatch(name) is None else "value"
+    raise WsgiProtocolError(
+        f"response header {name[:40]!r} has an invalid {what} "
+        f"(CR, LF, NUL or another character a header {what} may not hold)",
+        "Refused as a header injection (RFC 9110 5.5): strip or encode request data "
+        "before echoing it into a response header.",
+    )
 
 
 def _as_bytes(chunk: Any) -> bytes:
