@@ -2,9 +2,12 @@
 
 Thread -> loop: response messages, with back-pressure. The thread `push`es
 messages; the request task `take`s them, awaits the server's ``send`` for
-each, then gives the bytes back (`credit`). The thread blocks in `push` while
-more than ``send_buffer`` bytes are pushed and not yet sent: a slow client
-slows the app instead of growing memory.
+each, then gives the bytes and the message count back (`credit`). The thread
+blocks in `push` while more than ``send_buffer`` bytes, or more than
+`MAX_MESSAGES` messages, are pushed and not yet sent: a slow client slows the
+app instead of growing memory. (Hazard: counting bytes alone, an app that
+yields empty or tiny chunks queues messages without bound, some 200 bytes
+each.)
 
 Loop -> thread: request body chunks, read ahead a bounded amount. The request
 task `feed`s chunks it received; the thread `pull`s them (``wsgi.input``).
@@ -34,7 +37,10 @@ from typing import Any
 from .._errors import LoopUnavailableError
 from .._runtime import _state
 
-__all__ = ("Channel",)
+__all__ = ("MAX_MESSAGES", "Channel")
+
+# Messages pushed and not yet sent before the thread waits (a2wsgi's queue holds 10).
+MAX_MESSAGES = 64
 
 
 class Channel:
@@ -51,6 +57,7 @@ class Channel:
         "_lock",
         "_out",
         "_out_bytes",
+        "_out_count",
         "_reader_waiter",
         "_reader_waits",
         "_thread_waits",
@@ -71,6 +78,7 @@ class Channel:
         self._cond = threading.Condition(self._lock)
         self._out: list[dict[str, Any]] = []
         self._out_bytes = 0  # pushed and not yet sent
+        self._out_count = 0  # messages pushed and not yet sent
         self._batch_bytes = 0  # pushed since the last take
         self._wake_pending = False
         self._thread_waits = False
@@ -106,10 +114,11 @@ class Channel:
                 raise _fresh(self._error)
             self._out.extend(messages)
             self._out_bytes += nbytes
+            self._out_count += len(messages)
             self._batch_bytes += nbytes
             wake = not self._wake_pending
             self._wake_pending = True
-            full = self._out_bytes > self.send_buffer
+            full = self._out_bytes > self.send_buffer or self._out_count > MAX_MESSAGES
         if wake:
             self._call_soon(self._wake)
         if full:
@@ -117,7 +126,9 @@ class Channel:
 
     def _wait_for_credit(self) -> None:
         with self._lock:
-            while self._out_bytes > self.send_buffer and self._error is None:
+            while (
+                self._out_bytes > self.send_buffer or self._out_count > MAX_MESSAGES
+            ) and self._error is None:
                 self._thread_waits = True
                 try:
                     self._cond.wait(_state.config["health_interval"])
@@ -201,11 +212,16 @@ class Channel:
         finally:
             self._waiter = None
 
-    def credit(self, nbytes: int) -> None:
-        """``nbytes`` of pushed body were sent: let a blocked thread go on."""
+    def credit(self, nbytes: int, count: int) -> None:
+        """``count`` pushed messages (``nbytes`` of body) were sent: let a blocked thread go on."""
         with self._lock:
             self._out_bytes -= nbytes
-            if self._thread_waits and self._out_bytes <= self.send_buffer:
+            self._out_count -= count
+            if (
+                self._thread_waits
+                and self._out_bytes <= self.send_buffer
+                and self._out_count <= MAX_MESSAGES
+            ):
                 self._cond.notify()
 
     def feed(self, chunk: bytes, more: bool) -> None:

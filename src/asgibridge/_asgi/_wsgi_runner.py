@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._errors import RequestBodyTooLargeError, WsgiProtocolError
 from ._wsgi_channel import Channel
+from ._wsgi_headers import BAD_VALUE, TOKEN
 from ._wsgi_io import FileWrapper
 
 __all__ = ("Runner", "plain_response")
@@ -46,9 +46,7 @@ __all__ = ("Runner", "plain_response")
 logger = logging.getLogger("asgibridge.wsgi")
 
 _END = {"type": "http.response.body"}
-# RFC 9110 5.1 / 5.6.2: a field name is a token; a value has no CR, LF or NUL.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
+_MAX_DEFERRED_EMPTY = 8
 
 
 def plain_response(status: int, text: bytes) -> list[dict[str, Any]]:
@@ -127,7 +125,7 @@ class Runner:
         encoded = []
         for name, value in headers:
             try:
-                bad = _TOKEN.fullmatch(name) is None or _BAD_VALUE.search(value) is not None
+                bad = TOKEN.fullmatch(name) is None or BAD_VALUE.search(value) is not None
             except TypeError:  # not str
                 bad = True
             if bad:
@@ -185,7 +183,15 @@ class Runner:
         if kind is list or kind is tuple:
             # Nothing here can block: build the whole response as the tail.
             tail: list[dict[str, Any]] = []
+            empties = 0
             for chunk in iterable:
+                if not chunk and self._headers_sent:
+                    # Nothing here waits for the client, so empty chunks are
+                    # capped as for the deferred ones (a list of millions of
+                    # b"" would make as many messages at once).
+                    empties += 1
+                    if empties > _MAX_DEFERRED_EMPTY:
+                        continue
                 self._add_chunk(chunk, tail)
                 if self._complete():
                     break
@@ -245,7 +251,10 @@ class Runner:
             )
         self._headers_sent = True
         out.append(start)
-        for _ in range(self._deferred_empty):
+        # Empty chunks held back with the headers go out after them (as
+        # asgiref sends every chunk), a few at most: they carry nothing, and
+        # an app may yield millions of them while it has nothing yet.
+        for _ in range(min(self._deferred_empty, _MAX_DEFERRED_EMPTY)):
             out.append({"type": "http.response.body", "body": b"", "more_body": True})
         self._deferred_empty = 0
 
@@ -263,7 +272,7 @@ def _refuse_header(name: Any, value: Any) -> None:
             f"not {type(name).__name__} and {type(value).__name__}",
             "(PEP 3333: headers are a list of (name, value) native strings).",
         )
-    what = "name" if _TOKEN.fullmatch(name) is None else "value"
+    what = "name" if TOKEN.fullmatch(name) is None else "value"
     raise WsgiProtocolError(
         f"response header {name[:40]!r} has an invalid {what} "
         f"(CR, LF, NUL or another character a header {what} may not hold)",

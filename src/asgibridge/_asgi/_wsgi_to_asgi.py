@@ -308,7 +308,7 @@ class _Pump:
             if messages:
                 if send_error is None:
                     send_error = await self._send_batch(messages)
-                channel.credit(nbytes)
+                channel.credit(nbytes, len(messages))
                 batches += 1
                 if batches == 2 and self._reader is None and not future.done():
                     # A streamed response: watch for disconnects. Here, not only
