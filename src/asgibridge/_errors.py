@@ -43,6 +43,7 @@ __all__ = (
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
+    "RequestBodyTimeoutError",
 )
 
 
@@ -431,5 +432,18 @@ class GreenThreadsError(AsgiBridgeError, RuntimeError):
 
     Example:
         >>> issubclass(GreenThreadsError, RuntimeError)
+        True
+    """
+
+
+class RequestBodyTimeoutError(AsgiBridgeError, TimeoutError):
+    """The request body stopped arriving for longer than the adapter's ``body_timeout``.
+
+    A `TimeoutError`, hence an `OSError` like `ClientDisconnected`: code that
+    treats an unreadable body as a bad request (Django's
+    ``UnreadablePostError``) handles it the same way.
+
+    Example:
+        >>> isinstance(RequestBodyTimeoutError("no body data for 30 s"), OSError)
         True
     """

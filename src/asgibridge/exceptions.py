@@ -22,6 +22,7 @@ from ._errors import (
     LocalSubclassError,
     LoopUnavailableError,
     NonAsyncCallableWarning,
+    RequestBodyTimeoutError,
     RequestBodyTooLargeError,
     ServerSpecError,
     SyncToAsyncTypeError,
@@ -62,6 +63,7 @@ __all__ = (
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
+    "RequestBodyTimeoutError",
     "IteratorLoopChangedError",
     "GreenThreadsError",
 )

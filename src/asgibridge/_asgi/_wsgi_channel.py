@@ -235,6 +235,11 @@ class Channel:
             if self._thread_waits:
                 self._cond.notify()
 
+    def over_buffer(self) -> bool:
+        """True while more than ``receive_buffer`` body bytes wait for the app."""
+        with self._lock:
+            return self._in_bytes > self.receive_buffer
+
     async def wait_room(self) -> None:
         """Wait while the thread has more than ``receive_buffer`` bytes unread."""
         with self._lock:

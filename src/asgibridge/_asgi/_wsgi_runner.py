@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._errors import RequestBodyTooLargeError, WsgiProtocolError
+from .._errors import RequestBodyTimeoutError, RequestBodyTooLargeError, WsgiProtocolError
 from ._wsgi_channel import Channel
 from ._wsgi_headers import BAD_VALUE, TOKEN
 from ._wsgi_io import FileWrapper
@@ -82,6 +82,7 @@ class Runner:
         "_environ",
         "_headers_sent",
         "_pathsend",
+        "_release",
         "_sent",
         "_start",
     )
@@ -92,8 +93,10 @@ class Runner:
         environ: dict[str, Any],
         channel: Channel,
         pathsend: bool,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self._app = app
+        self._release = release  # gives the adapter's thread slot back (see `run`)
         self._environ = environ
         self._channel = channel
         self._pathsend = pathsend
@@ -162,21 +165,33 @@ class Runner:
         """
         iterable: Any = None
         try:
+            if self._channel.failed:
+                return []  # cancelled (the client left) while it waited for a thread
             iterable = self._app(self._environ, self.start_response)
             return self._drain(iterable)
         except RequestBodyTooLargeError:
             if self._headers_sent:
                 raise
             return plain_response(413, b"Request body too large")
+        except RequestBodyTimeoutError:
+            if self._headers_sent:
+                raise
+            return plain_response(408, b"Request Timeout: the request body stopped arriving")
         except ConnectionError:  # ClientDisconnected is one
             if not self._channel.failed:
                 raise
             logger.debug("client left before the response was complete", exc_info=True)
             return []
         finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
+            try:
+                close = getattr(iterable, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                # On this thread, before the outcome reaches the loop: the next
+                # queued request starts at once (see `_wsgi_admission`).
+                if self._release is not None:
+                    self._release()
 
     def _drain(self, iterable: Any) -> list[dict[str, Any]]:
         kind = type(iterable)

@@ -1,0 +1,128 @@
+"""Admission to a WsgiToAsgi adapter's threads: at most ``max_threads`` running, a bounded line.
+
+The runtime's `WorkerPool` queues work without bound and cannot say how
+deep its queue is. This layer sits in front of it: a request is handed to
+the pool only when fewer than ``max_threads`` of the adapter's requests run;
+otherwise it waits here, in a line of at most ``max_queued`` requests, and a
+request that finds the line full is refused (the adapter answers 503 with
+``Retry-After``). Hazard: without the bound, a burst larger than the pool
+can serve grows the line (and each waiting request's memory and the
+latency of all) for as long as the burst lasts.
+
+Theory of operation: one lock guards the counts and the line. `admit`
+either takes a running slot (and submits at once), queues, or refuses.
+Each admitted request calls `release` on its own thread when its WSGI work
+ends (the `Runner` does so in a ``finally``), which hands the slot straight
+to the first queued request. A request cancelled while queued is taken out
+of the line (`withdraw`) and never runs.
+
+The counts of every live adapter are summed by `wsgi_stats` (for
+``asgibridge.instrumentation.stats()``).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from typing import Any
+
+from .._runtime._hop import Hop
+from ._wsgi_pool import AdapterPool
+
+__all__ = ("Admission", "wsgi_stats")
+
+_live: weakref.WeakSet[Admission] = weakref.WeakSet()
+
+
+class Admission:
+    """The running requests and the line of one adapter.
+
+    Args:
+        pool: the adapter's thread pool.
+        max_queued: most requests waiting for a thread (None: no bound).
+
+    Example:
+        >>> admission = Admission(AdapterPool(2), max_queued=0)
+        >>> admission.stats()
+        {'running': 0, 'queued': 0, 'max_queued': 0, 'rejected': 0}
+    """
+
+    __slots__ = ("__weakref__", "_line", "_lock", "max_queued", "pool", "rejected", "running")
+
+    def __init__(self, pool: AdapterPool, max_queued: int | None) -> None:
+        self.pool = pool
+        self.max_queued = max_queued
+        self.running = 0
+        self.rejected = 0
+        self._line: deque[Hop] = deque()
+        self._lock = threading.Lock()
+        _live.add(self)
+
+    def admit(self, hop: Hop) -> bool:
+        """Run ``hop`` now or queue it; False when the line is full (nothing was done)."""
+        with self._lock:
+            if self.running < self.pool.max_threads:
+                self.running += 1
+            elif self.max_queued is not None and len(self._line) >= self.max_queued:
+                self.rejected += 1
+                return False
+            else:
+                self._line.append(hop)
+                return True
+        self.pool.get().submit(hop)
+        return True
+
+    def release(self) -> None:
+        """An admitted request's WSGI work ended (on its thread): start the next queued one."""
+        with self._lock:
+            if not self._line:
+                self.running -= 1
+                return
+            hop = self._line.popleft()
+        self.pool.get().submit(hop)
+
+    def withdraw(self, hop: Hop) -> bool:
+        """Take a cancelled request out of the line; False if it was already admitted."""
+        with self._lock:
+            try:
+                self._line.remove(hop)
+            except ValueError:
+                return False
+            return True
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a thread now."""
+        return len(self._line)
+
+    def stats(self) -> dict[str, Any]:
+        """``running``, ``queued``, ``max_queued`` and ``rejected`` (503s answered so far)."""
+        with self._lock:
+            return {
+                "running": self.running,
+                "queued": len(self._line),
+                "max_queued": self.max_queued,
+                "rejected": self.rejected,
+            }
+
+
+def wsgi_stats() -> dict[str, int]:
+    """The counts of every live WsgiToAsgi adapter, summed.
+
+    Returns:
+        ``wsgi_running`` (requests on adapter threads), ``wsgi_queued``
+        (requests waiting for one) and ``wsgi_rejected`` (503s answered
+        because a line was full).
+
+    Example:
+        >>> sorted(wsgi_stats())
+        ['wsgi_queued', 'wsgi_rejected', 'wsgi_running']
+    """
+    running = queued = rejected = 0
+    for admission in list(_live):
+        counts = admission.stats()
+        running += counts["running"]
+        queued += counts["queued"]
+        rejected += counts["rejected"]
+    return {"wsgi_running": running, "wsgi_queued": queued, "wsgi_rejected": rejected}
