@@ -16,8 +16,8 @@ ends (the `Runner` does so in a ``finally``), which hands the slot straight
 to the first queued request. A request cancelled while queued is taken out
 of the line (`withdraw`) and never runs.
 
-The counts of every live adapter are summed by `wsgi_stats` (for
-``asgibridge.instrumentation.stats()``).
+The counts of every live adapter are summed by `wsgi_stats`; `stats` adds
+them to the runtime's statistics (it is ``asgibridge.instrumentation.stats``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from collections import deque
 from typing import Any
 
 from .._runtime._hop import Hop
+from .._runtime._lifecycle import stats as runtime_stats
 from ._wsgi_pool import AdapterPool
 
-__all__ = ("Admission", "wsgi_stats")
+__all__ = ("Admission", "stats", "wsgi_stats")
 
 _live: weakref.WeakSet[Admission] = weakref.WeakSet()
 
@@ -126,3 +127,21 @@ def wsgi_stats() -> dict[str, int]:
         queued += counts["queued"]
         rejected += counts["rejected"]
     return {"wsgi_running": running, "wsgi_queued": queued, "wsgi_rejected": rejected}
+
+
+def stats() -> dict[str, Any]:
+    """The runtime's statistics (`asgibridge.runtime_stats` and more) plus `wsgi_stats`.
+
+    Returns:
+        A new dict with the keys of the runtime's ``stats()``
+        (``abandoned_calls``, ``abandoned_by_function``, ``hop_listeners``,
+        ...) and ``wsgi_running``, ``wsgi_queued``, ``wsgi_rejected``
+        (summed over the live `WsgiToAsgi` adapters).
+
+    Example:
+        >>> stats()["wsgi_queued"]
+        0
+    """
+    result = runtime_stats()
+    result.update(wsgi_stats())
+    return result
