@@ -61,7 +61,7 @@ def plain_response(status: int, text: bytes) -> list[dict[str, Any]]:
 def _status_code(status: str) -> int:
     try:
         code = int(status.split(" ", 1)[0])
-    except (AttributeError, ValueError):
+    except (AttributeError, TypeError, ValueError):  # TypeError: a bytes status
         code = 0
     if not 100 <= code <= 999:
         raise WsgiProtocolError(
