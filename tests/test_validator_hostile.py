@@ -215,10 +215,30 @@ def test_warn_mode_warns_only_for_kept_violations() -> None:
     assert len([w for w in caught if w.category is AsgiSpecWarning]) == guarded.report.keep
 
 
-@pytest.mark.parametrize(("keep", "error"), [(0, ValueError), (-1, ValueError), (2.0, TypeError)])
-def test_report_keep_is_validated(keep: Any, error: type[Exception]) -> None:
-    with pytest.raises(error, match="keep"):
-        Report(keep=keep)
+def test_a_long_lived_guard_keeps_a_bounded_report() -> None:
+    guarded = guard(_str_chunks(3), mode="collect", report=Report(keep=1, limit=5))
+    for _ in range(20):
+        asyncio.run(guarded(dict(SCOPE), _receive, _send))
+    report = guarded.report
+    assert len(report) == 5
+    assert len(report.omitted) <= 6
+    assert report.omitted_count == 20 * 3 - 5
+    assert "on later connections" in report.format()
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"keep": 0}, ValueError),
+        ({"keep": -1}, ValueError),
+        ({"keep": 2.0}, TypeError),
+        ({"limit": 0}, ValueError),
+        ({"limit": "9"}, TypeError),
+    ],
+)
+def test_report_options_are_validated(options: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error, match=next(iter(options))):
+        Report(**options)
 
 
 # -- check: deadlines that hold -------------------------------------------------------------

@@ -200,9 +200,12 @@ async def test_a_large_body_still_streams_to_the_app_past_the_buffer() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("first", [b"first", b""])
 async def test_empty_chunks_are_held_back_while_the_client_stalls(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, first: bytes
 ) -> None:
+    # With first=b"" the app only ever yields empty chunks: the headers go out
+    # after a few of them, and back-pressure applies from there.
     loop = asyncio.get_running_loop()
     blocked = loop.create_future()
     original = _wsgi_channel.Channel._wait_for_credit
@@ -217,7 +220,7 @@ async def test_empty_chunks_are_held_back_while_the_client_stalls(
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [])
-        yield b"first"
+        yield first
         while produced[0] < 100_000:
             produced[0] += 1
             yield b""
@@ -225,15 +228,14 @@ async def test_empty_chunks_are_held_back_while_the_client_stalls(
     stalled = loop.create_future()
 
     async def send(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            _set_once(stalled)
-            await loop.create_future()  # the client stopped reading
+        _set_once(stalled)
+        await loop.create_future()  # the client stopped reading
 
     client = Client()
     task = asyncio.ensure_future(WsgiToAsgi(app)(_scope(), client.receive, send))
     try:
         await asyncio.wait_for(asyncio.gather(stalled, blocked), WAIT)
-        assert produced[0] <= _wsgi_channel.MAX_MESSAGES + 1
+        assert produced[0] <= _wsgi_channel.MAX_MESSAGES + 16
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -245,21 +247,31 @@ def _set_once(future: asyncio.Future[None]) -> None:
 
 
 @pytest.mark.asyncio
-async def test_empty_chunks_before_the_headers_are_capped() -> None:
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
-        start_response("200 OK", [])
-        for _ in range(10_000):
-            yield b""
-        yield b"data"
-
+async def test_empty_chunks_in_a_list_body_are_capped() -> None:
     def listed(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         start_response("200 OK", [])
-        return [b"x", *([b""] * 10_000), b"y"]
+        return [b"", b"", b"x", *([b""] * 10_000), b"y"]
 
-    for wsgi_app in (app, listed):
-        client = await _call(WsgiToAsgi(wsgi_app), Client())
-        assert len(client.sent) < 20
-        assert client.content in (b"data", b"xy")
+    client = await _call(WsgiToAsgi(listed), Client())
+    assert len(client.sent) < 20
+    assert client.content == b"xy"
+
+
+@pytest.mark.asyncio
+async def test_a_few_empty_chunks_still_leave_the_headers_replaceable() -> None:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        for _ in range(3):
+            yield b""
+        try:
+            raise KeyError("late")
+        except KeyError:
+            start_response("503 Service Unavailable", [], sys.exc_info())
+        yield b"sorry"
+
+    client = await _call(WsgiToAsgi(app), Client())
+    assert client.status == 503
+    assert client.content == b"sorry"
 
 
 # -- 3. header injection -------------------------------------------------------------------

@@ -213,7 +213,7 @@ def abandon(task: asyncio.Future[Any]) -> None:
 
 def stop_grace(timeout: float) -> float:
     """Seconds a cancelled app gets to end before it is abandoned."""
-    return min(1.0, timeout / 4)
+    return min(1.0, timeout / 10)
 
 
 class _Gate:

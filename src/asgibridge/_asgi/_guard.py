@@ -51,10 +51,13 @@ class Report:
 
     A guard keeps the first ``keep`` violations of each rule on each
     connection in `violations` and counts the later repeats in `omitted`,
-    so one connection can never make the report grow without bound.
+    so one connection can never make the report grow without bound. Past
+    ``limit`` kept violations in all (a long-lived ``"warn"`` guard), every
+    further one is only counted, under connection number 0.
 
     Args:
         keep: occurrences of one rule kept per connection (at least 1).
+        limit: violations kept in all (at least 1).
 
     Example:
         >>> report = Report()
@@ -62,12 +65,14 @@ class Report:
         (True, 0, 0)
     """
 
-    def __init__(self, keep: int = 3) -> None:
-        if isinstance(keep, bool) or not isinstance(keep, int):
-            raise TypeError(f"keep must be an int, not {type(keep).__name__}")
-        if keep < 1:
-            raise ValueError(f"keep must be at least 1, not {keep}")
+    def __init__(self, keep: int = 3, limit: int = 10_000) -> None:
+        for name, value in (("keep", keep), ("limit", limit)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
         self.keep = keep
+        self.limit = limit
         self.violations: list[Violation] = []
         # (connection number, rule id) -> repeats counted but not kept
         self.omitted: dict[tuple[int, str], int] = {}
@@ -78,6 +83,8 @@ class Report:
 
     def add_repeat(self, connection: int, rule_id: str) -> None:
         """Count one more repeat of ``rule_id`` on a connection, beyond those kept."""
+        if len(self.omitted) >= self.limit:
+            connection = 0  # bounded too: later connections share one count per rule
         key = (connection, rule_id)
         self.omitted[key] = self.omitted.get(key, 0) + 1
 
@@ -103,7 +110,9 @@ class Report:
     def omitted_notes(self) -> list[str]:
         """One line per rule and connection with repeats that were counted, not kept."""
         return [
-            f"[{rule_id}] broken {count} more time(s) on connection #{connection} (not listed)"
+            f"[{rule_id}] broken {count} more time(s) "
+            + (f"on connection #{connection}" if connection else "on later connections")
+            + " (not listed)"
             for (connection, rule_id), count in self.omitted.items()
         ]
 
@@ -204,7 +213,7 @@ class GuardedApp:
             if rule_id in ignore:
                 return
             count = seen[rule_id] = seen.get(rule_id, 0) + 1
-            if count > report.keep:
+            if count > report.keep or len(report.violations) >= report.limit:
                 report.add_repeat(number, rule_id)
                 return
             report.add(violation)

@@ -242,7 +242,16 @@ class Runner:
             chunk = _as_bytes(chunk)
         if not self._headers_sent:
             if not chunk:
-                self._deferred_empty += 1  # PEP 3333: headers wait for a non-empty chunk
+                # PEP 3333: headers wait for a non-empty chunk. But not for
+                # ever: past a few empty ones they go out (as gunicorn and
+                # asgiref send them at the first chunk), so that an app that
+                # only yields b"" is held back by the client like any other
+                # instead of spinning on its thread unchecked.
+                self._deferred_empty += 1
+                if self._deferred_empty <= _MAX_DEFERRED_EMPTY or self._start is None:
+                    return 0
+                self._add_start(out)
+                out.append({"type": "http.response.body", "body": b"", "more_body": True})
                 return 0
             self._add_start(out)
         length = self._content_length
