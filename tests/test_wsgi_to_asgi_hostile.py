@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi import _wsgi_channel
+from asgibridge._asgi import _wsgi_admission, _wsgi_channel
 from asgibridge.exceptions import RequestBodyTimeoutError, WsgiProtocolError
 from asgibridge.instrumentation import stats
 from asgibridge.wsgi import WsgiToAsgi
@@ -95,6 +95,65 @@ async def test_stalled_uploads_hold_no_thread_and_a_get_is_answered(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_uploads_stalled_past_the_buffer_lend_their_thread_slot() -> None:
+    loop = asyncio.get_running_loop()
+    started: list[str] = []
+    reading = loop.create_future()
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        started.append(environ["REQUEST_METHOD"])
+        if started.count("POST") == 2:
+            loop.call_soon_threadsafe(_set_once, reading)
+        return _echo_length(environ, start_response)
+
+    # More than receive_buffer_size arrives, so both POSTs start and then
+    # wait on wsgi.input for a body that never comes.
+    adapter = WsgiToAsgi(app, max_threads=2, receive_buffer_size=4, body_timeout=None)
+    uploads = [StalledUpload(b"x" * 10) for _ in range(2)]
+    tasks = [
+        asyncio.ensure_future(adapter(_scope(method="POST"), u.receive, u.send)) for u in uploads
+    ]
+    try:
+        await asyncio.wait_for(reading, WAIT)
+        client = await _call(adapter, Client())  # runs once a POST's slot is lent out
+        assert client.status == 200
+        assert started[-1] == "GET"
+        assert adapter.stats()["parked"] >= 1  # the other one may still be within PARK_AFTER
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_a_parked_request_takes_its_slot_back_when_data_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    parked = loop.create_future()
+    original = _wsgi_admission.Admission.park
+
+    def park(self: _wsgi_admission.Admission) -> bool:
+        lent = original(self)
+        loop.call_soon_threadsafe(_set_once, parked)
+        return lent
+
+    monkeypatch.setattr(_wsgi_admission.Admission, "park", park)
+    client = Client(b"x" * 10, b"rest")
+    gate = client.gates[1] = loop.create_future()
+    adapter = WsgiToAsgi(_echo_length, max_threads=1, receive_buffer_size=4)
+    task = asyncio.ensure_future(_call(adapter, client))
+    await asyncio.wait_for(parked, WAIT)  # the app waits on the body past PARK_AFTER
+    assert adapter.stats()["parked"] == 1
+    assert adapter.stats()["running"] == 0
+    gate.set_result(None)
+    await asyncio.wait_for(task, WAIT)
+    assert client.content == b"14"
+    assert adapter.stats()["running"] == 0
+    assert adapter.stats()["parked"] == 0
 
 
 @pytest.mark.asyncio
@@ -368,7 +427,13 @@ async def test_a_full_line_is_answered_503_with_retry_after() -> None:
     third = await _call(adapter, Client())
     assert third.status == 503
     assert (b"retry-after", b"1") in third.sent[0]["headers"]
-    assert adapter.stats() == {"running": 1, "queued": 1, "max_queued": 1, "rejected": 1}
+    assert adapter.stats() == {
+        "running": 1,
+        "parked": 0,
+        "queued": 1,
+        "max_queued": 1,
+        "rejected": 1,
+    }
     gate.release.set()
     done = await asyncio.wait_for(asyncio.gather(first, second), WAIT)
     assert [client.status for client in done] == [200, 200]

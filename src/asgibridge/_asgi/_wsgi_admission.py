@@ -16,6 +16,17 @@ ends (the `Runner` does so in a ``finally``), which hands the slot straight
 to the first queued request. A request cancelled while queued is taken out
 of the line (`withdraw`) and never runs.
 
+Parking: a request whose app waits for request body data that does not
+come (`Channel` decides when) lends its slot out (`park`): it no longer
+counts as running, and the first queued request starts. When data comes it
+takes a slot back (`unpark`) at once, even past ``max_threads`` for a
+moment. At most ``max_threads`` requests are parked; the pool has
+``2 * max_threads`` threads, so a parked request never makes another wait
+for a thread. Hazard this closes: a client that sends more than the
+adapter buffers before the app starts (``receive_buffer_size``) and then
+stalls would hold its slot until ``body_timeout``; ``max_threads`` of them
+would stop the site.
+
 The counts of every live adapter are summed by `wsgi_stats`; `stats` adds
 them to the runtime's statistics (it is ``asgibridge.instrumentation.stats``).
 """
@@ -40,21 +51,34 @@ class Admission:
     """The running requests and the line of one adapter.
 
     Args:
-        pool: the adapter's thread pool.
+        pool: the adapter's thread pool (room for the running and the parked).
         max_queued: most requests waiting for a thread (None: no bound).
+        max_threads: most requests running at once (and most parked).
 
     Example:
-        >>> admission = Admission(AdapterPool(2), max_queued=0)
+        >>> admission = Admission(AdapterPool(2), max_queued=0, max_threads=1)
         >>> admission.stats()
-        {'running': 0, 'queued': 0, 'max_queued': 0, 'rejected': 0}
+        {'running': 0, 'parked': 0, 'queued': 0, 'max_queued': 0, 'rejected': 0}
     """
 
-    __slots__ = ("__weakref__", "_line", "_lock", "max_queued", "pool", "rejected", "running")
+    __slots__ = (
+        "__weakref__",
+        "_line",
+        "_lock",
+        "max_queued",
+        "max_threads",
+        "parked",
+        "pool",
+        "rejected",
+        "running",
+    )
 
-    def __init__(self, pool: AdapterPool, max_queued: int | None) -> None:
+    def __init__(self, pool: AdapterPool, max_queued: int | None, max_threads: int) -> None:
         self.pool = pool
         self.max_queued = max_queued
+        self.max_threads = max_threads
         self.running = 0
+        self.parked = 0
         self.rejected = 0
         self._line: deque[Hop] = deque()
         self._lock = threading.Lock()
@@ -63,7 +87,7 @@ class Admission:
     def admit(self, hop: Hop) -> bool:
         """Run ``hop`` now or queue it; False when the line is full (nothing was done)."""
         with self._lock:
-            if self.running < self.pool.max_threads:
+            if self.running < self.max_threads:
                 self.running += 1
             elif self.max_queued is not None and len(self._line) >= self.max_queued:
                 self.rejected += 1
@@ -83,6 +107,25 @@ class Admission:
             hop = self._line.popleft()
         self.pool.get().submit(hop)
 
+    def park(self) -> bool:
+        """This request waits for its client: lend its slot out; False if too many are parked."""
+        with self._lock:
+            if self.parked >= self.max_threads:
+                return False
+            self.parked += 1
+            if not self._line:
+                self.running -= 1
+                return True
+            hop = self._line.popleft()  # the slot passes straight to it
+        self.pool.get().submit(hop)
+        return True
+
+    def unpark(self) -> None:
+        """Data came for a parked request: it runs again (may pass ``max_threads`` briefly)."""
+        with self._lock:
+            self.parked -= 1
+            self.running += 1
+
     def withdraw(self, hop: Hop) -> bool:
         """Take a cancelled request out of the line; False if it was already admitted."""
         with self._lock:
@@ -98,10 +141,11 @@ class Admission:
         return len(self._line)
 
     def stats(self) -> dict[str, Any]:
-        """``running``, ``queued``, ``max_queued`` and ``rejected`` (503s answered so far)."""
+        """``running``, ``parked``, ``queued``, ``max_queued``, ``rejected`` (503s so far)."""
         with self._lock:
             return {
                 "running": self.running,
+                "parked": self.parked,
                 "queued": len(self._line),
                 "max_queued": self.max_queued,
                 "rejected": self.rejected,

@@ -31,13 +31,28 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from .._errors import LoopUnavailableError
 from .._runtime import _state
 
-__all__ = ("MAX_MESSAGES", "Channel")
+__all__ = ("MAX_MESSAGES", "PARK_AFTER", "Channel", "Slots")
+
+# Seconds a thread waits for request body data before its slot is lent out.
+PARK_AFTER = 0.05
+
+
+class Slots(Protocol):
+    """The thread slots of the adapter (`_wsgi_admission.Admission`), as the channel sees them."""
+
+    def park(self) -> bool:
+        """Lend this request's slot while it waits for the client; False if it may not."""
+
+    def unpark(self) -> None:
+        """Take a slot back (data came)."""
+
 
 # Messages pushed and not yet sent before the thread waits (a2wsgi's queue holds 10).
 MAX_MESSAGES = 64
@@ -66,11 +81,17 @@ class Channel:
         "loop",
         "receive_buffer",
         "send_buffer",
+        "slots",
     )
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, send_buffer: int, receive_buffer: int
+        self,
+        loop: asyncio.AbstractEventLoop,
+        send_buffer: int,
+        receive_buffer: int,
+        slots: Slots | None = None,
     ) -> None:
+        self.slots = slots  # the adapter's admission, for parking (see `pull`)
         self.loop = loop
         self.send_buffer = send_buffer
         self.receive_buffer = receive_buffer
@@ -146,19 +167,8 @@ class Channel:
             ClientDisconnected: the client left before the body was complete.
         """
         with self._lock:
-            while not self._inbox:
-                if self._input_error is not None:
-                    raise _fresh(self._input_error)
-                if self._body_done:
-                    return b""
-                if self._error is not None:
-                    raise _fresh(self._error)
-                self._thread_waits = True
-                try:
-                    self._cond.wait(_state.config["health_interval"])
-                finally:
-                    self._thread_waits = False
-                self._check_loop()
+            if not self._inbox and not self._wait_for_body():
+                return b""
             chunk = self._inbox.popleft()
             self._in_bytes -= len(chunk)
             wake = self._reader_waits and self._in_bytes <= self.receive_buffer // 2
@@ -167,6 +177,47 @@ class Channel:
         if wake:
             self._call_soon(self._wake_reader)
         return chunk
+
+    def _wait_for_body(self) -> bool:
+        """Wait (lock held) until a chunk is in the inbox (True) or the body ended (False).
+
+        A wait longer than `PARK_AFTER` *parks* the request (``slots.park``):
+        its thread slot goes to the next queued request while the client is
+        silent, and is taken back when data comes (hazard: clients that
+        stall past ``receive_buffer`` would otherwise hold every slot until
+        ``body_timeout``).
+        """
+        interval = _state.config["health_interval"]
+        slots = self.slots
+        since = time.monotonic() if slots is not None else 0.0
+        parked = False
+        try:
+            while not self._inbox:
+                if self._input_error is not None:
+                    raise _fresh(self._input_error)
+                if self._body_done:
+                    return False
+                if self._error is not None:
+                    raise _fresh(self._error)
+                timeout = interval
+                if slots is not None and not parked:
+                    left = since + PARK_AFTER - time.monotonic()
+                    if left <= 0:
+                        parked = slots.park()
+                        since = float("inf")  # tried once: do not try again
+                    else:
+                        timeout = min(interval, left)
+                self._thread_waits = True
+                try:
+                    self._cond.wait(timeout)
+                finally:
+                    self._thread_waits = False
+                self._check_loop()
+            return True
+        finally:
+            if parked:
+                assert slots is not None
+                slots.unpark()
 
     def _check_loop(self) -> None:
         if self.loop.is_closed():

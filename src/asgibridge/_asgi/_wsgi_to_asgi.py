@@ -148,23 +148,26 @@ class WsgiToAsgi:
         self.max_header_size = max_header_size
         self.send_buffer_size = send_buffer_size
         self.receive_buffer_size = receive_buffer_size
-        self._pool = AdapterPool(max_threads)
-        self._admission = Admission(self._pool, max_queued)
+        if max_threads < 1:
+            raise ValueError(f"max_threads must be at least 1, not {max_threads}")
+        # Room for as many parked requests as running ones (see `_wsgi_admission`).
+        self._pool = AdapterPool(2 * max_threads)
+        self._admission = Admission(self._pool, max_queued, max_threads)
 
     @property
     def max_threads(self) -> int:
-        """The size bound of this adapter's thread pool."""
-        return self._pool.max_threads
+        """Most requests of this adapter running at once (its pool may hold as many parked)."""
+        return self._admission.max_threads
 
     def stats(self) -> dict[str, Any]:
-        """This adapter's requests now: ``running`` on its threads, ``queued`` for one.
+        """This adapter's requests now: ``running``, ``parked`` (waiting for body), ``queued``.
 
         Also ``max_queued`` and ``rejected`` (503s answered because the line
         was full). `asgibridge.instrumentation.stats` sums them over adapters.
 
         Example:
             >>> WsgiToAsgi(None, max_queued=10).stats()
-            {'running': 0, 'queued': 0, 'max_queued': 10, 'rejected': 0}
+            {'running': 0, 'parked': 0, 'queued': 0, 'max_queued': 10, 'rejected': 0}
         """
         return self._admission.stats()
 
@@ -258,7 +261,10 @@ class WsgiToAsgiInstance:
         chunk: bytes = first.get("body", b"")
         more: bool = first.get("more_body", False)
         channel = Channel(
-            asyncio.get_running_loop(), adapter.send_buffer_size, adapter.receive_buffer_size
+            asyncio.get_running_loop(),
+            adapter.send_buffer_size,
+            adapter.receive_buffer_size,
+            adapter._admission,
         )
         try:
             environ = self.build_environ(scope, RequestBody(channel))
