@@ -368,6 +368,19 @@ async def test_start_response_refuses_header_injection(header: tuple[str, str]) 
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("header", [(b"X-A", "v"), ("X-A", b"v"), (["X-A"], "v"), ("X-A", 1)])
+async def test_start_response_refuses_headers_that_are_not_strings(header: Any) -> None:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        start_response("200 OK", [header])
+        return [b"hello"]
+
+    client = Client()
+    with pytest.raises(WsgiProtocolError, match="must be str"):
+        await _call(WsgiToAsgi(app), client)
+    assert client.sent == []
+
+
+@pytest.mark.asyncio
 async def test_exc_info_replacement_headers_are_checked_too() -> None:
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [])

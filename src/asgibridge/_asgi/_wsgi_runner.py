@@ -38,7 +38,7 @@ from typing import Any
 
 from .._errors import RequestBodyTimeoutError, RequestBodyTooLargeError, WsgiProtocolError
 from ._wsgi_channel import Channel
-from ._wsgi_headers import BAD_VALUE, TOKEN
+from ._wsgi_headers import TOKEN
 from ._wsgi_io import FileWrapper
 
 __all__ = ("Runner", "plain_response")
@@ -128,10 +128,14 @@ class Runner:
         encoded = []
         for name, value in headers:
             try:
-                bad = TOKEN.fullmatch(name) is None or BAD_VALUE.search(value) is not None
+                bad = "\r" in value or "\n" in value or "\x00" in value
             except TypeError:  # not str
                 bad = True
-            if bad:
+            if (
+                bad
+                or not isinstance(name, str)
+                or (name not in _GOOD_NAMES and not _good_name(name))
+            ):
                 _refuse_header(name, value)
             lowered = name.lower()
             if lowered == "content-length":
@@ -287,6 +291,20 @@ class Runner:
             self._add_start(tail)
         tail.append(dict(_END))
         return tail
+
+
+# Header names seen valid (a few dozen in practice): a set lookup instead
+# of a regex per header on every response. Bounded: past the cap, names are
+# checked each time.
+_GOOD_NAMES: set[str] = set()
+
+
+def _good_name(name: str) -> bool:
+    if TOKEN.fullmatch(name) is None:
+        return False
+    if len(_GOOD_NAMES) < 1024:
+        _GOOD_NAMES.add(name)
+    return True
 
 
 def _refuse_header(name: Any, value: Any) -> None:
