@@ -226,6 +226,35 @@ async def test_a_client_that_leaves_mid_body_before_the_app_starts_costs_no_thre
 
 
 @pytest.mark.asyncio
+async def test_a_receive_that_fails_mid_body_fails_the_request_not_hangs_it() -> None:
+    class Broken(StalledUpload):
+        async def receive(self) -> Message:
+            if self.calls:
+                raise OSError("the server lost the connection")
+            return await super().receive()
+
+    upload = Broken(b"abc")
+    with pytest.raises(OSError, match="lost the connection"):
+        await asyncio.wait_for(
+            WsgiToAsgi(_echo_length)(_scope(method="POST"), upload.receive, upload.send), WAIT
+        )
+
+    errors: list[BaseException] = []
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        try:
+            environ["wsgi.input"].read()
+        except OSError as exc:
+            errors.append(exc)
+        return _hello(environ, start_response)
+
+    upload = Broken(b"abcdef")  # past the buffer: the app reads when receive() fails
+    adapter = WsgiToAsgi(app, receive_buffer_size=2)
+    await asyncio.wait_for(adapter(_scope(method="POST"), upload.receive, upload.send), WAIT)
+    assert "lost the connection" in str(errors[0])
+
+
+@pytest.mark.asyncio
 async def test_a_streamed_body_over_the_limit_before_the_app_starts_gets_413() -> None:
     started: list[int] = []
 
@@ -479,6 +508,8 @@ async def test_a_request_cancelled_in_the_line_never_runs() -> None:
         ({"body_timeout": "30"}, TypeError),
         ({"body_timeout": True}, TypeError),
         ({"max_queued": -1}, ValueError),
+        ({"max_threads": 0}, ValueError),
+        ({"max_threads": 2.5}, TypeError),
         ({"max_queued": 1.5}, TypeError),
     ],
 )

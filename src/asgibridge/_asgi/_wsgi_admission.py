@@ -38,6 +38,7 @@ import weakref
 from collections import deque
 from typing import Any
 
+from .._runtime import _state
 from .._runtime._hop import Hop
 from .._runtime._lifecycle import stats as runtime_stats
 from ._wsgi_pool import AdapterPool
@@ -63,6 +64,7 @@ class Admission:
 
     __slots__ = (
         "__weakref__",
+        "_generation",
         "_line",
         "_lock",
         "max_queued",
@@ -82,10 +84,23 @@ class Admission:
         self.rejected = 0
         self._line: deque[Hop] = deque()
         self._lock = threading.Lock()
+        self._generation = _state.generation
         _live.add(self)
+
+    def _after_fork(self) -> None:
+        # Hazard (fork): the parent's requests, counts and line do not exist in
+        # a child, and our lock may have been held by a thread that does not.
+        with _state.lock:
+            if self._generation != _state.generation:
+                self._lock = threading.Lock()
+                self._line = deque()
+                self.running = self.parked = 0
+                self._generation = _state.generation
 
     def admit(self, hop: Hop) -> bool:
         """Run ``hop`` now or queue it; False when the line is full (nothing was done)."""
+        if self._generation != _state.generation:
+            self._after_fork()
         with self._lock:
             if self.running < self.max_threads:
                 self.running += 1

@@ -155,6 +155,15 @@ class Pump:
             if watchdog is None or not watchdog.fired:
                 raise
             self._timed_out()
+        except Exception as exc:
+            # The server's receive() failed. Hazard: left unsettled, the
+            # request task (awaiting `ready`) or the app's read would wait for
+            # ever; the error goes to the request task, or ends the app's read.
+            ready = self.ready
+            if ready is not None and not ready.done():
+                ready.set_exception(exc)
+            else:
+                self._channel.fail(ClientDisconnected(f"receive() failed: {exc!r}"))
         finally:
             if watchdog is not None:
                 watchdog.close()

@@ -148,6 +148,8 @@ class WsgiToAsgi:
         self.max_header_size = max_header_size
         self.send_buffer_size = send_buffer_size
         self.receive_buffer_size = receive_buffer_size
+        if isinstance(max_threads, bool) or not isinstance(max_threads, int):
+            raise TypeError(f"max_threads must be an int, not {type(max_threads).__name__}")
         if max_threads < 1:
             raise ValueError(f"max_threads must be at least 1, not {max_threads}")
         # Room for as many parked requests as running ones (see `_wsgi_admission`).
