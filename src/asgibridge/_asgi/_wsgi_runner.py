@@ -85,6 +85,7 @@ class Runner:
         "_release",
         "_sent",
         "_start",
+        "lane",
     )
 
     def __init__(
@@ -93,10 +94,11 @@ class Runner:
         environ: dict[str, Any],
         channel: Channel,
         pathsend: bool,
-        release: Callable[[], None] | None = None,
+        release: Callable[[int], None] | None = None,
     ) -> None:
         self._app = app
         self._release = release  # gives the adapter's thread slot back (see `run`)
+        self.lane = 0  # which of the adapter's pools runs it (set by its admission)
         self._environ = environ
         self._channel = channel
         self._pathsend = pathsend
@@ -195,7 +197,7 @@ class Runner:
                 # On this thread, before the outcome reaches the loop: the next
                 # queued request starts at once (see `_wsgi_admission`).
                 if self._release is not None:
-                    self._release()
+                    self._release(self.lane)
 
     def _drain(self, iterable: Any) -> list[dict[str, Any]]:
         kind = type(iterable)

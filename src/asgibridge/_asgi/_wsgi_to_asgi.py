@@ -152,9 +152,10 @@ class WsgiToAsgi:
             raise TypeError(f"max_threads must be an int, not {type(max_threads).__name__}")
         if max_threads < 1:
             raise ValueError(f"max_threads must be at least 1, not {max_threads}")
-        # Room for as many parked requests as running ones (see `_wsgi_admission`).
-        self._pool = AdapterPool(2 * max_threads)
-        self._admission = Admission(self._pool, max_queued, max_threads)
+        self._pool = AdapterPool(max_threads)
+        # Threads for requests that start while others are parked (see `_wsgi_admission`).
+        self._overflow = AdapterPool(max_threads)
+        self._admission = Admission(self._pool, self._overflow, max_queued)
 
     @property
     def max_threads(self) -> int:
@@ -317,7 +318,7 @@ async def _serve(
                 return
         hop = Hop(channel.loop, _copy_context(), runner.run, (), {}, None)
         hop.future.add_done_callback(channel.on_done)
-        if not adapter._admission.admit(hop):
+        if not adapter._admission.admit(hop, runner):
             logger.warning(
                 "%d requests already wait for a WSGI thread (max_queued): answered 503",
                 adapter.max_queued,
