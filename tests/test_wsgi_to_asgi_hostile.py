@@ -154,6 +154,7 @@ async def test_a_parked_request_takes_its_slot_back_when_data_comes(
     assert client.content == b"14"
     assert adapter.stats()["running"] == 0
     assert adapter.stats()["parked"] == 0
+    assert adapter._admission._busy == [0, 0]  # every thread slot of both pools given back
 
 
 @pytest.mark.asyncio
@@ -480,6 +481,7 @@ async def test_a_full_line_is_answered_503_with_retry_after() -> None:
     done = await asyncio.wait_for(asyncio.gather(first, second), WAIT)
     assert [client.status for client in done] == [200, 200]
     assert adapter.stats()["running"] == 0
+    assert adapter._admission._busy == [0, 0]
 
 
 @pytest.mark.asyncio
