@@ -156,7 +156,8 @@ async def test_cancelled_request_unblocks_the_app() -> None:
 
     client = Client(b"part", b"never sent")
     client.gates[1] = loop.create_future()  # the rest of the body never comes
-    task = asyncio.ensure_future(WsgiToAsgi(app)(_scope(), client.receive, client.send))
+    adapter = WsgiToAsgi(app, receive_buffer_size=2)  # the app starts before the body ends
+    task = asyncio.ensure_future(adapter(_scope(), client.receive, client.send))
     await asyncio.wait_for(reading, WAIT)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -44,7 +44,9 @@ async def test_app_reads_before_the_body_is_complete() -> None:
         start_response("200 OK", [])
         return [head, b"|", rest]
 
-    await _call(WsgiToAsgi(app), client)
+    # A buffer smaller than the first chunk: the app starts before the rest
+    # arrives (with the default 1 MiB it would start once the body is complete).
+    await _call(WsgiToAsgi(app, receive_buffer_size=4), client)
     assert client.content == b"first |second"
 
 
@@ -126,7 +128,7 @@ async def test_read_after_disconnect_raises_oserror() -> None:
 
     client = Client(b"partial", b"")
     client.body[1] = {"type": "http.disconnect"}
-    await _call(WsgiToAsgi(app), client)
+    await _call(WsgiToAsgi(app, receive_buffer_size=4), client)  # the app starts at once
     assert len(errors) == 1
     assert isinstance(errors[0], ClientDisconnected)
 
@@ -157,7 +159,8 @@ async def test_streamed_body_over_the_limit_gets_413() -> None:
             raise
         return _hello(environ, start_response)
 
-    client = await _call(WsgiToAsgi(app, max_body_size=10), Client(b"x" * 6, b"y" * 6))
+    adapter = WsgiToAsgi(app, max_body_size=10, receive_buffer_size=4)  # the app starts at once
+    client = await _call(adapter, Client(b"x" * 6, b"y" * 6))
     assert client.status == 413
     assert isinstance(errors[0], OSError)
 

@@ -47,6 +47,7 @@ __all__ = (
     "GreenThreadsError",
     "ConfigTypeError",
     "ConfigValueError",
+    "RequestBodyTimeoutError",
 )
 
 
@@ -453,5 +454,18 @@ class ConfigValueError(AsgiBridgeError, ValueError):
 
     Example:
         >>> issubclass(ConfigValueError, ValueError)
+        True
+    """
+
+
+class RequestBodyTimeoutError(AsgiBridgeError, TimeoutError):
+    """The request body stopped arriving for longer than the adapter's ``body_timeout``.
+
+    A `TimeoutError`, hence an `OSError` like `ClientDisconnected`: code that
+    treats an unreadable body as a bad request (Django's
+    ``UnreadablePostError``) handles it the same way.
+
+    Example:
+        >>> isinstance(RequestBodyTimeoutError("no body data for 30 s"), OSError)
         True
     """

@@ -24,6 +24,7 @@ from ._errors import (
     LocalSubclassError,
     LoopUnavailableError,
     NonAsyncCallableWarning,
+    RequestBodyTimeoutError,
     RequestBodyTooLargeError,
     ServerSpecError,
     SyncToAsyncTypeError,
@@ -66,6 +67,7 @@ __all__ = (
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
+    "RequestBodyTimeoutError",
     "IteratorLoopChangedError",
     "GreenThreadsError",
 )

@@ -4,11 +4,12 @@
 async_to_sync) with its function, direction, thread, loop, queue wait, run
 time and exception; `add_thread_handler` wraps every sync_to_async function
 in a context manager on its own thread; `stats` reports the runtime's
-counters, including abandoned calls by function name. Nothing registered
+counters, including abandoned calls by function name, and the WsgiToAsgi
+requests running and waiting for a thread. Nothing registered
 costs nothing. See ``docs/instrumentation.md``.
 """
 
+from ._asgi._wsgi_admission import stats
 from ._runtime._hooks import HopInfo, Registration, add_hop_listener, add_thread_handler
-from ._runtime._lifecycle import stats
 
 __all__ = ("HopInfo", "Registration", "add_hop_listener", "add_thread_handler", "stats")

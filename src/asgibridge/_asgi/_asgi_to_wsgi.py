@@ -41,6 +41,7 @@ from ._callables import guarantee_single_callable
 from ._environ import build_scope
 from ._lifespan import LifespanManager
 from ._wsgi_exchange import Exchange
+from ._wsgi_headers import positive_timeout
 
 __all__ = ("AsgiToWsgi",)
 
@@ -85,10 +86,16 @@ class AsgiToWsgi:
             left running past that, with a warning.
         chunk_size: bytes read from ``wsgi.input`` per ``http.request`` message.
         send_buffer_size: response bytes the app may send ahead of the WSGI
-            server before its ``send`` waits.
+            server before its ``send`` waits (also at most 64 messages).
+        response_timeout: seconds the app may take to send
+            ``http.response.start``; past it the app is cancelled, an error
+            naming it is logged and the request is answered 504. None: no
+            limit (a hung app then holds the WSGI thread for good).
 
     Raises:
-        ValueError: an unknown ``lifespan`` mode, or a size below 1.
+        TypeError: a timeout that is not a number (or None).
+        ValueError: an unknown ``lifespan`` mode, a size below 1, or a
+            timeout that is not positive.
         BridgeDeadlockError: (per request) called on the adapter's own loop
             thread, or another thread's lifespan startup outlived its deadline.
         LoopUnavailableError: (per request) the loop thread was stopped while
@@ -113,11 +120,13 @@ class AsgiToWsgi:
         background_timeout: float = 10.0,
         chunk_size: int = 65536,
         send_buffer_size: int = 1 << 20,
+        response_timeout: float | None = 60.0,
     ) -> None:
         if lifespan not in ("auto", "on", "off"):
             raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan!r}")
         if chunk_size < 1 or send_buffer_size < 1:
             raise ValueError("chunk_size and send_buffer_size must be at least 1")
+        self.response_timeout = positive_timeout("response_timeout", response_timeout)
         self.asgi_application = asgi_application
         self.lifespan = lifespan
         self.startup_timeout = startup_timeout
@@ -155,7 +164,7 @@ class AsgiToWsgi:
         exchange = Exchange(
             self._app, scope, environ, loop_thread, self.chunk_size, self.send_buffer_size
         )
-        return exchange.respond(start_response, self.background_timeout)
+        return exchange.respond(start_response, self.background_timeout, self.response_timeout)
 
     # -- the per-process runtime ----------------------------------------------------
 

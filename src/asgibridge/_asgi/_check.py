@@ -32,6 +32,7 @@ from ._check_report import (
     ScenarioResult,
     describe_exc,
     run_guarded,
+    stop_grace,
     www_scope,
 )
 from ._guard import expand_ignore
@@ -285,7 +286,11 @@ async def check_app(
 
 
 def run_check(app: Any, **options: Any) -> CheckResult:
-    """`check_app` on a new event loop (``asyncio.run``); for scripts and the CLI.
+    """`check_app` on a new event loop; for scripts and the CLI.
+
+    Unlike ``asyncio.run``, the loop's end does not wait for tasks that refuse
+    to be cancelled (an abandoned app, see `run_guarded`): they get one
+    bounded grace and are dropped with the loop.
 
     Args:
         app: the ASGI application to check.
@@ -300,4 +305,20 @@ def run_check(app: Any, **options: Any) -> CheckResult:
         >>> run_check(app).ok
         False
     """
-    return asyncio.run(check_app(app, **options))
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(check_app(app, **options))
+    finally:
+        _close(loop, stop_grace(float(options.get("timeout", 10.0))))
+
+
+def _close(loop: asyncio.AbstractEventLoop, grace: float) -> None:
+    try:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=grace))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()

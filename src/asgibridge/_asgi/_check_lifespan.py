@@ -9,12 +9,20 @@ result names the phase that did not answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._check_report import ScenarioResult, add_violations, asgi_versions, describe_exc
+from ._check_report import (
+    ScenarioResult,
+    abandon,
+    add_violations,
+    asgi_versions,
+    describe_exc,
+    stop_grace,
+    stop_task,
+)
 from ._guard import guard
+from ._validator_checks_base import shorten
 
 __all__ = ("LifespanDriver",)
 
@@ -47,17 +55,24 @@ class LifespanDriver:
         self._shutdown = asyncio.Event()
         self._task: asyncio.Future[None] | None = None
         self._seen = 0
+        self._abandoned = False
 
     async def _receive(self) -> dict[str, Any]:
         if self._phase == "lifespan.startup":
             self._phase = "waiting"
             return {"type": "lifespan.startup"}
         await self._shutdown.wait()
+        await asyncio.sleep(0)  # an app that loops on receive() must not starve the loop
+        while self._abandoned:
+            await asyncio.get_running_loop().create_future()
         return {"type": "lifespan.shutdown"}
 
     async def _send(self, message: Any) -> None:
         etype = message.get("type") if isinstance(message, dict) else None
-        await self._reply.put(etype if isinstance(etype, str) else repr(etype))
+        await asyncio.sleep(0)  # as a server's send may: lets the phase deadline fire
+        while self._abandoned:
+            await asyncio.get_running_loop().create_future()  # see `_stop`
+        await self._reply.put(etype if isinstance(etype, str) else shorten(etype))
 
     async def _answer(self, result: ScenarioResult, phase: str) -> str | None:
         """Wait for the app's reply to ``phase`` or the task's end, bounded."""
@@ -76,7 +91,7 @@ class LifespanDriver:
         if self._task not in done:
             result.status = "timeout"
             result.notes.append(f"no reply to {phase} after {self.timeout:g}s")
-            await self._stop()
+            await self._stop(result)
         return None
 
     async def startup(self) -> ScenarioResult:
@@ -124,18 +139,27 @@ class LifespanDriver:
         if not done:
             result.status = "timeout"
             result.notes.append(f"the app did not return {self.timeout:g}s after shutdown")
-            await self._stop()
+            await self._stop(result)
         elif not self._task.cancelled():
             exc = self._task.exception()
             if exc is not None:
                 result.notes.append(f"then raised {describe_exc(exc)}")
 
-    async def _stop(self) -> None:
-        """Cancel the lifespan task and wait for it (bounded), so nothing is left running."""
+    async def _stop(self, result: ScenarioResult | None = None) -> None:
+        """Cancel the lifespan task and wait for it (bounded), so nothing is left running.
+
+        An app that swallows the cancellation is abandoned after `stop_grace`:
+        its sends park for good (no CPU, no memory growth).
+        """
         if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._task, self.timeout)
+            grace = stop_grace(self.timeout)
+            if not await stop_task(self._task, grace):
+                self._abandoned = True
+                abandon(self._task)
+                if result is not None:
+                    result.notes.append(
+                        f"the app ignored its cancellation for {grace:g}s and was abandoned"
+                    )
 
     async def close(self) -> None:
         """Make sure the lifespan task is over (used when no shutdown is owed)."""

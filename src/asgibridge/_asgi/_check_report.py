@@ -4,6 +4,15 @@
 JSON); `run_guarded` runs one connection of the app under its own guard
 (collect mode) with a deadline; `www_scope` builds the scopes the harness
 sends. The scenarios themselves are in `_check`.
+
+Deadlines that hold: every ``send`` and ``receive`` of the harness first
+yields to the loop, as a real server's ``send`` does under flow control
+(hazard: an app that streams forever and awaits only a ``send`` that never
+suspends would never let the deadline fire). At the deadline the app is
+cancelled; one that swallows the cancellation is given `stop_grace` more
+and then abandoned, parked for good at its next ``send`` or ``receive``
+(never answered again, so it holds no CPU and makes no more memory), and the
+scenario's notes say so.
 """
 
 from __future__ import annotations
@@ -22,10 +31,13 @@ __all__ = (
     "CheckResult",
     "ClientGone",
     "ScenarioResult",
+    "abandon",
     "add_violations",
     "asgi_versions",
     "describe_exc",
     "run_guarded",
+    "stop_grace",
+    "stop_task",
     "www_scope",
 )
 
@@ -186,6 +198,50 @@ def describe_exc(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+# Tasks that refused to stop: kept referenced for the life of the process.
+# Hazard: dropped, the garbage collector would close their coroutines, and an
+# app that swallows GeneratorExit too then reports "coroutine ignored
+# GeneratorExit" (and asyncio "Task was destroyed but it is pending") at a
+# random later point, far from the check that abandoned it.
+_abandoned: list[asyncio.Future[Any]] = []
+
+
+def abandon(task: asyncio.Future[Any]) -> None:
+    """Keep a task that refused its cancellation (it stays parked, see `run_guarded`)."""
+    _abandoned.append(task)
+
+
+def stop_grace(timeout: float) -> float:
+    """Seconds a cancelled app gets to end before it is abandoned."""
+    return min(1.0, timeout / 10)
+
+
+class _Gate:
+    """The harness's side of one connection: yields on every call, parks once stopped."""
+
+    __slots__ = ("stopped",)
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    async def checkpoint(self) -> None:
+        await asyncio.sleep(0)  # a server's send suspends; this lets deadlines fire
+        while self.stopped:
+            # Abandoned: never answer again (a cancellation still gets through).
+            await asyncio.get_running_loop().create_future()
+
+
+async def stop_task(task: asyncio.Future[Any], grace: float) -> bool:
+    """Cancel ``task`` and wait at most ``grace`` seconds for it; True if it ended.
+
+    Never waits longer (hazard: ``wait_for`` on a task that swallows its
+    cancellation waits for it forever).
+    """
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    return bool(done)
+
+
 async def run_guarded(
     app: _App,
     scope: dict[str, Any],
@@ -198,19 +254,49 @@ async def run_guarded(
 ) -> BaseException | None:
     """Run one connection under a fresh guard with a deadline; return the app's exception.
 
-    Violations go into ``result``; on timeout the app is cancelled and the
-    note says what the harness was still waiting for (``waiting_for()``).
+    Violations go into ``result``; on timeout the app is stopped (see the
+    module docstring) and the notes say what the harness was still waiting
+    for (``waiting_for()``) and how the app was stopped.
     """
     guarded = guard(app, mode="collect", ignore=ignore)
+    gate = _Gate()
+
+    async def gated_receive() -> Any:
+        await gate.checkpoint()
+        return await receive()
+
+    async def gated_send(message: Any) -> None:
+        await gate.checkpoint()
+        await send(message)
+
+    task = asyncio.ensure_future(guarded(scope, gated_receive, gated_send))
     exc: BaseException | None = None
     try:
-        await asyncio.wait_for(guarded(scope, receive, send), timeout)
-    except asyncio.TimeoutError:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except BaseException:
+        task.cancel()  # our caller was cancelled: do not leave the app running
+        raise
+    if not done:
         result.status = "timeout"
         result.notes.append(f"no end after {timeout:g}s: the app was {waiting_for()}")
-    except Exception as error:  # the app's own failure: reported, not re-raised
-        exc = error
+        gate.stopped = True
+        grace = stop_grace(timeout)
+        if await stop_task(task, grace):
+            result.notes.append("the app was stopped (cancelled)")
+        else:
+            abandon(task)
+            result.notes.append(
+                f"the app ignored its cancellation for {grace:g}s and was abandoned "
+                "(parked at its next send or receive)"
+            )
+    elif task.cancelled():
+        exc = asyncio.CancelledError("the app cancelled its own task")
+    else:
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, Exception):
+            raise exc  # KeyboardInterrupt, SystemExit: not the app's report
     add_violations(result, guarded.report.violations)
+    result.notes.extend(guarded.report.omitted_notes())
     return exc
 
 

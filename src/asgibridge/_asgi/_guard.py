@@ -16,13 +16,18 @@ Modes:
 - ``"collect"``: violations are only collected in the guard's `Report`.
 
 Rules: the guard adds no task, no thread and no lock; the validator runs
-inline in the connection's task. An ``OSError`` from the server's ``send``
+inline in the connection's task. The report keeps the first `Report.keep`
+violations of each rule on each connection and only counts the rest
+(hazard: an app that breaks one rule on every chunk of an endless stream
+would otherwise grow the report, and a long-lived ``"warn"`` guard, without
+bound). An ``OSError`` from the server's ``send``
 (spec 2.4: the client is gone) is passed on, and tells the validator that
 the app may now stop half-way.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
@@ -44,18 +49,49 @@ _Send = Callable[[Any], Awaitable[None]]
 class Report:
     """Violations gathered by a guard (modes ``"warn"`` and ``"collect"``).
 
+    A guard keeps the first ``keep`` violations of each rule on each
+    connection in `violations` and counts the later repeats in `omitted`,
+    so one connection can never make the report grow without bound. Past
+    ``limit`` kept violations in all (a long-lived ``"warn"`` guard), every
+    further one is only counted, under connection number 0.
+
+    Args:
+        keep: occurrences of one rule kept per connection (at least 1).
+        limit: violations kept in all (at least 1).
+
     Example:
         >>> report = Report()
-        >>> report.ok, len(report)
-        (True, 0)
+        >>> report.ok, len(report), report.omitted_count
+        (True, 0, 0)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 3, limit: int = 10_000) -> None:
+        for name, value in (("keep", keep), ("limit", limit)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
+        self.keep = keep
+        self.limit = limit
         self.violations: list[Violation] = []
+        # (connection number, rule id) -> repeats counted but not kept
+        self.omitted: dict[tuple[int, str], int] = {}
 
     def add(self, violation: Violation) -> None:
         """Record one violation."""
         self.violations.append(violation)
+
+    def add_repeat(self, connection: int, rule_id: str) -> None:
+        """Count one more repeat of ``rule_id`` on a connection, beyond those kept."""
+        if len(self.omitted) >= self.limit:
+            connection = 0  # bounded too: later connections share one count per rule
+        key = (connection, rule_id)
+        self.omitted[key] = self.omitted.get(key, 0) + 1
+
+    @property
+    def omitted_count(self) -> int:
+        """Repeats counted and not kept, over every rule and connection."""
+        return sum(self.omitted.values())
 
     @property
     def ok(self) -> bool:
@@ -69,12 +105,23 @@ class Report:
     def clear(self) -> None:
         """Forget everything recorded so far."""
         self.violations.clear()
+        self.omitted.clear()
+
+    def omitted_notes(self) -> list[str]:
+        """One line per rule and connection with repeats that were counted, not kept."""
+        return [
+            f"[{rule_id}] broken {count} more time(s) "
+            + (f"on connection #{connection}" if connection else "on later connections")
+            + " (not listed)"
+            for (connection, rule_id), count in self.omitted.items()
+        ]
 
     def format(self) -> str:
         """A readable multi-line summary, one block per violation."""
         if not self.violations:
             return "no ASGI spec violations"
-        return "\n".join(format_violation(v) for v in self.violations)
+        blocks = [format_violation(v) for v in self.violations]
+        return "\n".join(blocks + self.omitted_notes())
 
     def as_dicts(self) -> list[dict[str, object]]:
         """The violations as JSON-ready dicts."""
@@ -148,30 +195,41 @@ class GuardedApp:
         self.mode = mode
         self.report = report
         self.ignore = expand_ignore(ignore)
-        self._on_violation = self._make_sink()
+        self._connections = itertools.count(1)
+        self._raise_sink: OnViolation | None = self._raise if self.ignore else None
 
-    def _make_sink(self) -> OnViolation | None:
+    def _sink(self) -> OnViolation | None:
+        """What the validator of a new connection reports to."""
         if self.mode == "raise":
-            return self._raise if self.ignore else None
-        return self._collect if self.mode == "collect" else self._warn
+            return self._raise_sink
+        # Per connection: the count of each rule seen on it, bounded by the
+        # number of rules (see `Report`).
+        seen: dict[str, int] = {}
+        number = next(self._connections)
+        report, ignore, warn = self.report, self.ignore, self.mode == "warn"
+
+        def record(violation: Violation) -> None:
+            rule_id = violation.rule.id
+            if rule_id in ignore:
+                return
+            count = seen[rule_id] = seen.get(rule_id, 0) + 1
+            if count > report.keep or len(report.violations) >= report.limit:
+                report.add_repeat(number, rule_id)
+                return
+            report.add(violation)
+            if warn:
+                warnings.warn(AsgiSpecWarning(str(violation)), stacklevel=_outside_level())
+
+        return record
 
     def _raise(self, violation: Violation) -> None:
         if violation.rule.id not in self.ignore:
             raise violation.error()
 
-    def _collect(self, violation: Violation) -> None:
-        if violation.rule.id not in self.ignore:
-            self.report.add(violation)
-
-    def _warn(self, violation: Violation) -> None:
-        if violation.rule.id not in self.ignore:
-            self.report.add(violation)
-            warnings.warn(AsgiSpecWarning(str(violation)), stacklevel=_outside_level())
-
     async def __call__(
         self, scope: MutableMapping[str, Any], receive: _Receive, send: _Send
     ) -> None:
-        validator = validator_for(scope, self._on_violation)
+        validator = validator_for(scope, self._sink())
         if validator is None:  # a protocol the spec does not define: pass through
             await self.app(scope, receive, send)
             return

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from ._spec import EVENTS, PROTOCOLS, events_for, parse_version
 from ._validator_checks import EVENT_PLANS, SCOPE_PLANS, TLS_PLANS, KeyPlan, check_keys, describe
+from ._validator_checks_base import shorten
 from ._validator_rules import RULES, Violation
 
 __all__ = ("ConnectionValidator", "OnViolation")
@@ -159,15 +160,19 @@ class ConnectionValidator:
             self.flag(f"{self.protocol}.{direction}.not-a-dict", describe(message), None)
             return None
         etype = message.get("type")
-        entry = table.get(etype)  # type: ignore[arg-type]
+        # Hazard: a list or dict as the type is unhashable; looking it up
+        # would raise TypeError out of the validator (and the guard).
+        entry = table.get(etype) if isinstance(etype, str) else None
         if entry is None:
-            if direction == "receive" and not (
-                isinstance(etype, str) and etype.startswith(_NAMESPACES)
+            if (
+                direction == "receive"
+                and isinstance(etype, str)
+                and not etype.startswith(_NAMESPACES)
             ):
                 return None  # a custom event ("Events": apps may invent their own)
             where = "not a send" if direction == "send" else "not a receive"
             known = EVENTS.get(etype) if isinstance(etype, str) else None
-            detail = f"type {etype!r} is " + (
+            detail = f"type {shorten(etype)} is " + (
                 f"{where} event of {self.protocol}" if known else "unknown"
             )
             self.flag(f"{self.protocol}.{direction}.unknown-type", detail, None)
@@ -189,4 +194,4 @@ class ConnectionValidator:
             check_keys(TLS_PLANS[self.protocol], tls, self, None)
         scheme = scope.get("scheme", "http" if self.protocol == "http" else "ws")
         if scheme not in ("https", "wss"):
-            self.flag("tls.non-tls-scheme", f"tls offered with scheme {scheme!r}", None)
+            self.flag("tls.non-tls-scheme", f"tls offered with scheme {shorten(scheme)}", None)

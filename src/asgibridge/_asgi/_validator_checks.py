@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 from ._spec import EVENTS, EXTENSIONS, SCOPES, Key, parse_version
-from ._validator_checks_base import MISSING, CheckContext, describe
+from ._validator_checks_base import MISSING, CheckContext, describe, shorten
 from ._validator_headers import HEADER_CHECKS, check_headers
 from ._validator_rules import key_rule_ids
 
@@ -93,7 +93,7 @@ KIND_CHECKS: Mapping[str, Callable[[object], bool]] = MappingProxyType(
 
 def _uppercase(value: object, ctx: CheckContext) -> str | None:
     assert isinstance(value, str)
-    return None if value == value.upper() else f"method {value!r} is not uppercased"
+    return None if value == value.upper() else f"method {shorten(value)} is not uppercased"
 
 
 def _non_empty(value: object, ctx: CheckContext) -> str | None:
@@ -123,7 +123,7 @@ def _max_reason_length(value: object, ctx: CheckContext) -> str | None:
 
 def _absolute(value: object, ctx: CheckContext) -> str | None:
     assert isinstance(value, str)
-    return None if os.path.isabs(value) else f"path {value!r} is relative"
+    return None if os.path.isabs(value) else f"path {shorten(value)} is relative"
 
 
 def _non_negative(value: object, ctx: CheckContext) -> str | None:
@@ -135,7 +135,7 @@ def _dict_values(value: object, ctx: CheckContext) -> str | None:
     assert isinstance(value, dict)
     for name, entry in value.items():
         if not isinstance(entry, dict):
-            return f"extension {name!r} maps to {describe(entry)}"
+            return f"extension {shorten(name)} maps to {describe(entry)}"
     return None
 
 
@@ -254,7 +254,7 @@ def check_keys(
 def _check_value(plan: KeyPlan, value: object, ctx: CheckContext, event_type: str | None) -> None:
     """Choices, version gate, named checks and nested fields of a well-typed value."""
     if plan.choices and value not in plan.choices:
-        ctx.flag(plan.rule_choice, f"`{plan.name}` is {value!r}", event_type)
+        ctx.flag(plan.rule_choice, f"`{plan.name}` is {shorten(value)}", event_type)
     if plan.since is not None and value and ctx.spec_version < plan.since:
         detail = f"`{plan.name}` is set but the scope's spec_version is older"
         ctx.flag(plan.rule_since, detail, event_type)

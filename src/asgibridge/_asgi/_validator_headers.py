@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._validator_checks_base import CheckContext, describe
+from ._validator_checks_base import CheckContext, describe, shorten
 
 if TYPE_CHECKING:
     from ._validator_checks import KeyPlan
@@ -45,7 +45,7 @@ def _first_ctl(items: Iterable[Any]) -> str:
     """The detail for the first header holding CR, LF or NUL (the rare, slow path)."""
     for name, val in items:  # pairs of bytes: the caller checked them
         if _has_ctl(name) or _has_ctl(val):
-            return f"header {name!r} holds CR, LF or NUL (header injection)"
+            return f"header {shorten(name)} holds CR, LF or NUL (header injection)"
     raise AssertionError("no header holds CR, LF or NUL")  # pragma: no cover
 
 
@@ -76,9 +76,9 @@ def check_headers(plan: KeyPlan, value: object, ctx: CheckContext, event_type: s
             ctx.flag(plan.rule_type, f"header item is {describe(item)}", event_type)
             return False
         if lower and name != name.lower():
-            found.setdefault("lowercase-names", f"header name {name!r} is not lowercased")
+            found.setdefault("lowercase-names", f"header name {shorten(name)} is not lowercased")
         if pseudo and name[:1] == b":":
-            found.setdefault("no-pseudo", f"pseudo header {name!r} is present")
+            found.setdefault("no-pseudo", f"pseudo header {shorten(name)} is present")
         if secws and name.lower() == b"sec-websocket-protocol":
             found.setdefault(
                 "no-sec-websocket-protocol", "sec-websocket-protocol is set as a header"

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ._validator_base import ConnectionValidator, OnViolation
+from ._validator_checks_base import shorten
 
 __all__ = ("WebSocketValidator",)
 
@@ -118,7 +119,7 @@ class WebSocketValidator(ConnectionValidator):
             if isinstance(chosen, str) and offered is not None and chosen not in offered:
                 self.flag(
                     "websocket.accept.subprotocol.not-offered",
-                    f"subprotocol {chosen!r} not in {sorted(map(str, offered))}",
+                    f"subprotocol {shorten(chosen)} not in {shorten(sorted(map(str, offered)))}",
                     etype,
                 )
             if state == HANDSHAKE:

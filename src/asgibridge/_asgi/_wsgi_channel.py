@@ -2,9 +2,12 @@
 
 Thread -> loop: response messages, with back-pressure. The thread `push`es
 messages; the request task `take`s them, awaits the server's ``send`` for
-each, then gives the bytes back (`credit`). The thread blocks in `push` while
-more than ``send_buffer`` bytes are pushed and not yet sent: a slow client
-slows the app instead of growing memory.
+each, then gives the bytes and the message count back (`credit`). The thread
+blocks in `push` while more than ``send_buffer`` bytes, or more than
+`MAX_MESSAGES` messages, are pushed and not yet sent: a slow client slows the
+app instead of growing memory. (Hazard: counting bytes alone, an app that
+yields empty or tiny chunks queues messages without bound, some 200 bytes
+each.)
 
 Loop -> thread: request body chunks, read ahead a bounded amount. The request
 task `feed`s chunks it received; the thread `pull`s them (``wsgi.input``).
@@ -28,13 +31,31 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from .._errors import LoopUnavailableError
 from .._runtime import _state
 
-__all__ = ("Channel",)
+__all__ = ("MAX_MESSAGES", "PARK_AFTER", "Channel", "Slots")
+
+# Seconds a thread waits for request body data before its slot is lent out.
+PARK_AFTER = 0.05
+
+
+class Slots(Protocol):
+    """The thread slots of the adapter (`_wsgi_admission.Admission`), as the channel sees them."""
+
+    def park(self) -> bool:
+        """Lend this request's slot while it waits for the client; False if it may not."""
+
+    def unpark(self) -> None:
+        """Take a slot back (data came)."""
+
+
+# Messages pushed and not yet sent before the thread waits (a2wsgi's queue holds 10).
+MAX_MESSAGES = 64
 
 
 class Channel:
@@ -51,6 +72,7 @@ class Channel:
         "_lock",
         "_out",
         "_out_bytes",
+        "_out_count",
         "_reader_waiter",
         "_reader_waits",
         "_thread_waits",
@@ -59,11 +81,17 @@ class Channel:
         "loop",
         "receive_buffer",
         "send_buffer",
+        "slots",
     )
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, send_buffer: int, receive_buffer: int
+        self,
+        loop: asyncio.AbstractEventLoop,
+        send_buffer: int,
+        receive_buffer: int,
+        slots: Slots | None = None,
     ) -> None:
+        self.slots = slots  # the adapter's admission, for parking (see `pull`)
         self.loop = loop
         self.send_buffer = send_buffer
         self.receive_buffer = receive_buffer
@@ -71,6 +99,7 @@ class Channel:
         self._cond = threading.Condition(self._lock)
         self._out: list[dict[str, Any]] = []
         self._out_bytes = 0  # pushed and not yet sent
+        self._out_count = 0  # messages pushed and not yet sent
         self._batch_bytes = 0  # pushed since the last take
         self._wake_pending = False
         self._thread_waits = False
@@ -106,10 +135,11 @@ class Channel:
                 raise _fresh(self._error)
             self._out.extend(messages)
             self._out_bytes += nbytes
+            self._out_count += len(messages)
             self._batch_bytes += nbytes
             wake = not self._wake_pending
             self._wake_pending = True
-            full = self._out_bytes > self.send_buffer
+            full = self._out_bytes > self.send_buffer or self._out_count > MAX_MESSAGES
         if wake:
             self._call_soon(self._wake)
         if full:
@@ -117,7 +147,9 @@ class Channel:
 
     def _wait_for_credit(self) -> None:
         with self._lock:
-            while self._out_bytes > self.send_buffer and self._error is None:
+            while (
+                self._out_bytes > self.send_buffer or self._out_count > MAX_MESSAGES
+            ) and self._error is None:
                 self._thread_waits = True
                 try:
                     self._cond.wait(_state.config["health_interval"])
@@ -135,19 +167,8 @@ class Channel:
             ClientDisconnected: the client left before the body was complete.
         """
         with self._lock:
-            while not self._inbox:
-                if self._input_error is not None:
-                    raise _fresh(self._input_error)
-                if self._body_done:
-                    return b""
-                if self._error is not None:
-                    raise _fresh(self._error)
-                self._thread_waits = True
-                try:
-                    self._cond.wait(_state.config["health_interval"])
-                finally:
-                    self._thread_waits = False
-                self._check_loop()
+            if not self._inbox and not self._wait_for_body():
+                return b""
             chunk = self._inbox.popleft()
             self._in_bytes -= len(chunk)
             wake = self._reader_waits and self._in_bytes <= self.receive_buffer // 2
@@ -156,6 +177,47 @@ class Channel:
         if wake:
             self._call_soon(self._wake_reader)
         return chunk
+
+    def _wait_for_body(self) -> bool:
+        """Wait (lock held) until a chunk is in the inbox (True) or the body ended (False).
+
+        A wait longer than `PARK_AFTER` *parks* the request (``slots.park``):
+        its thread slot goes to the next queued request while the client is
+        silent, and is taken back when data comes (hazard: clients that
+        stall past ``receive_buffer`` would otherwise hold every slot until
+        ``body_timeout``).
+        """
+        interval = _state.config["health_interval"]
+        slots = self.slots
+        since = time.monotonic() if slots is not None else 0.0
+        parked = False
+        try:
+            while not self._inbox:
+                if self._input_error is not None:
+                    raise _fresh(self._input_error)
+                if self._body_done:
+                    return False
+                if self._error is not None:
+                    raise _fresh(self._error)
+                timeout = interval
+                if slots is not None and not parked:
+                    left = since + PARK_AFTER - time.monotonic()
+                    if left <= 0:
+                        parked = slots.park()
+                        since = float("inf")  # tried once: do not try again
+                    else:
+                        timeout = min(interval, left)
+                self._thread_waits = True
+                try:
+                    self._cond.wait(timeout)
+                finally:
+                    self._thread_waits = False
+                self._check_loop()
+            return True
+        finally:
+            if parked:
+                assert slots is not None
+                slots.unpark()
 
     def _check_loop(self) -> None:
         if self.loop.is_closed():
@@ -201,11 +263,16 @@ class Channel:
         finally:
             self._waiter = None
 
-    def credit(self, nbytes: int) -> None:
-        """``nbytes`` of pushed body were sent: let a blocked thread go on."""
+    def credit(self, nbytes: int, count: int) -> None:
+        """``count`` pushed messages (``nbytes`` of body) were sent: let a blocked thread go on."""
         with self._lock:
             self._out_bytes -= nbytes
-            if self._thread_waits and self._out_bytes <= self.send_buffer:
+            self._out_count -= count
+            if (
+                self._thread_waits
+                and self._out_bytes <= self.send_buffer
+                and self._out_count <= MAX_MESSAGES
+            ):
                 self._cond.notify()
 
     def feed(self, chunk: bytes, more: bool) -> None:
@@ -218,6 +285,11 @@ class Channel:
                 self._body_done = True
             if self._thread_waits:
                 self._cond.notify()
+
+    def over_buffer(self) -> bool:
+        """True while more than ``receive_buffer`` body bytes wait for the app."""
+        with self._lock:
+            return self._in_bytes > self.receive_buffer
 
     async def wait_room(self) -> None:
         """Wait while the thread has more than ``receive_buffer`` bytes unread."""

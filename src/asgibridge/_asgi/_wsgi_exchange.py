@@ -14,9 +14,11 @@ Theory of operation. Two sides share an `Exchange`:
   chunks as they arrive. When the app wants more request body, the thread
   reads ``wsgi.input`` itself (the server's stream is only safe there).
 
-Back-pressure: body bytes handed over and not yet taken by the WSGI server
-are counted under a lock; past ``send_buffer`` the app's ``send`` waits
-until the thread takes them.
+Back-pressure: body bytes and body messages handed over and not yet taken
+by the WSGI server are counted under a lock; past ``send_buffer`` bytes or
+`MAX_MESSAGES` messages the app's ``send`` waits until the thread takes them.
+(Hazard: counting bytes alone, empty or 1-byte messages queue without bound,
+some 100 bytes each.)
 
 Ending: after the last chunk, ``receive()`` answers ``http.disconnect``; the
 iterator's ``close()`` (called by the WSGI server, also when it stops early)
@@ -36,8 +38,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from http import HTTPStatus
+from collections.abc import Callable, Iterable, Iterator
 from queue import Empty, SimpleQueue
 from types import MappingProxyType
 from typing import Any
@@ -45,19 +46,18 @@ from typing import Any
 from .._errors import AppSpecError, ClientDisconnected, LoopUnavailableError
 from .._runtime import _state
 from .._runtime._loops import LoopThread
+from ._wsgi_headers import status_line, wsgi_headers
 
 __all__ = ("Exchange", "ResponseBody")
 
 logger = logging.getLogger("asgibridge.wsgi")
 
 _START, _BODY, _INPUT, _DONE = range(4)
+# Body messages sent by the app and not yet taken by the WSGI server before
+# its send() waits (a2wsgi steps in lock-step: one).
+MAX_MESSAGES = 64
+_TIMEOUT_BODY = b"Gateway Timeout: the application did not answer in time"
 _DISCONNECT = MappingProxyType({"type": "http.disconnect"})
-_STATUS_LINES = MappingProxyType({s.value: f"{s.value} {s.phrase}" for s in HTTPStatus})
-# PEP 3333: an application must not send hop-by-hop headers (waitress refuses them).
-_HOP_BY_HOP = frozenset(
-    (b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-     b"trailers", b"transfer-encoding", b"upgrade")
-)  # fmt: skip
 
 
 class Exchange:
@@ -89,6 +89,7 @@ class Exchange:
         # shared (under lock)
         self.lock = threading.Lock()
         self.unsent = 0
+        self.unsent_count = 0
         self.credit_waits = False
         # loop side
         self.stash: deque[dict[str, Any]] = deque()  # body messages nobody took yet
@@ -108,15 +109,26 @@ class Exchange:
     # == thread side ==============================================================
 
     def respond(
-        self, start_response: Callable[..., Any], background_timeout: float
-    ) -> ResponseBody:
-        """Run the app until its response starts; call ``start_response``."""
+        self,
+        start_response: Callable[..., Any],
+        background_timeout: float,
+        response_timeout: float | None = None,
+    ) -> Iterable[bytes]:
+        """Run the app until its response starts; call ``start_response``.
+
+        Past ``response_timeout`` seconds without ``http.response.start`` the
+        app is cancelled and the request answered 504 (hazard: an app that
+        never answers would hold the WSGI server's thread forever).
+        """
         body, more = self._read_input()
         self.stash.append({"type": "http.request", "body": body, "more_body": more})
         self._call_soon(self._start)
+        deadline = None if response_timeout is None else time.monotonic() + response_timeout
         while True:
-            event = self.next_event()
+            event = self.next_event(deadline)
             kind = event[0]
+            if kind is None:
+                return self._give_up(start_response, response_timeout)
             if kind == _START:
                 start_response(event[1], event[2])
                 return ResponseBody(self, background_timeout)
@@ -128,6 +140,28 @@ class Exchange:
                     "Every HTTP request needs a response: send http.response.start and "
                     "http.response.body before returning.",
                 )
+
+    def _give_up(
+        self, start_response: Callable[..., Any], response_timeout: float | None
+    ) -> list[bytes]:
+        app = self.app
+        name = getattr(app, "__qualname__", None) or type(app).__qualname__
+        logger.error(
+            "ASGI app %s.%s sent no http.response.start within %.1f s for %s %s "
+            "(response_timeout); cancelled it and answered 504",
+            getattr(app, "__module__", "?"),
+            name,
+            response_timeout,
+            self.scope["method"],
+            self.scope["path"],
+        )
+        self.finished = True
+        self._call_soon(self._abort)
+        start_response(
+            "504 Gateway Timeout",
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(_TIMEOUT_BODY)))],
+        )
+        return [_TIMEOUT_BODY]
 
     def next_event(self, deadline: float | None = None) -> tuple[Any, ...]:
         """The next event for this thread, serving input requests on the way."""
@@ -160,10 +194,15 @@ class Exchange:
             raise error
 
     def took(self, nbytes: int) -> None:
-        """The WSGI server took ``nbytes`` of body: let a waiting ``send`` go on."""
+        """The WSGI server took one body message of ``nbytes``: let a waiting ``send`` go on."""
         with self.lock:
             self.unsent -= nbytes
-            wake = self.credit_waits and self.unsent <= self.send_buffer
+            self.unsent_count -= 1
+            wake = (
+                self.credit_waits
+                and self.unsent <= self.send_buffer
+                and self.unsent_count <= MAX_MESSAGES
+            )
             if wake:
                 self.credit_waits = False
         if wake:
@@ -303,8 +342,10 @@ class Exchange:
         if kind == "http.response.start":
             if self.started:
                 raise AppSpecError("http.response.start sent twice", "Send it once, first.")
+            # Checked here, so the app's send() raises (hazard: header injection).
+            start = (_START, status_line(message["status"]), wsgi_headers(message))
             self.started = True
-            self._post((_START, _status_line(message["status"]), _wsgi_headers(message)))
+            self._post(start)
         elif kind == "http.response.body":
             await self._send_body(message)
         else:
@@ -326,7 +367,8 @@ class Exchange:
             return
         with self.lock:
             self.unsent += len(body)
-            if self.unsent <= self.send_buffer:
+            self.unsent_count += 1
+            if self.unsent <= self.send_buffer and self.unsent_count <= MAX_MESSAGES:
                 return
             self.credit_waits = True
             waiter = self.credit_waiter = self.loop.create_future()
@@ -353,6 +395,13 @@ class Exchange:
         # The receive() that asked was cancelled: keep the chunk for the next
         # one (the thread answers in order; nothing may be lost).
         self.stash.append(message)
+
+    def _abort(self) -> None:
+        """Loop side of `_give_up`: the app's later sends raise, and its task is cancelled."""
+        self._disconnect()
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
 
     def _disconnect(self) -> None:
         self.disconnected = True
@@ -412,18 +461,6 @@ def _task_error(task: asyncio.Task[Any]) -> BaseException | None:
     if task.cancelled():
         return ClientDisconnected("the ASGI application's task was cancelled")
     return task.exception()
-
-
-def _status_line(status: int) -> str:
-    return _STATUS_LINES.get(status) or f"{status} Unknown"
-
-
-def _wsgi_headers(message: dict[str, Any]) -> list[tuple[str, str]]:
-    return [
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in message.get("headers", ())
-        if name.lower() not in _HOP_BY_HOP
-    ]
 
 
 def _body_length(environ: dict[str, Any]) -> int:

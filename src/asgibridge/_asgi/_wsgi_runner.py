@@ -20,6 +20,13 @@ thread when the client is slow. Two shortcuts keep the common cases cheap:
 A body longer than its ``Content-Length`` is cut there and the iterable is
 not iterated further (what asgiref does; PEP 3333 "Handling the
 Content-Length Header").
+
+Header injection: ``start_response`` refuses (`WsgiProtocolError`, so a 500
+if the app lets it through) a header name that is not an RFC 9110 token and
+a value holding CR, LF or NUL, as gunicorn and waitress do; replacement
+headers given with ``exc_info`` too. Hazard: an app that echoes request data
+into a header would otherwise let a client split the response behind a
+server that writes headers as it gets them.
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._errors import RequestBodyTooLargeError, WsgiProtocolError
+from .._errors import RequestBodyTimeoutError, RequestBodyTooLargeError, WsgiProtocolError
 from ._wsgi_channel import Channel
+from ._wsgi_headers import TOKEN
 from ._wsgi_io import FileWrapper
 
 __all__ = ("Runner", "plain_response")
@@ -38,6 +46,7 @@ __all__ = ("Runner", "plain_response")
 logger = logging.getLogger("asgibridge.wsgi")
 
 _END = {"type": "http.response.body"}
+_MAX_DEFERRED_EMPTY = 8
 
 
 def plain_response(status: int, text: bytes) -> list[dict[str, Any]]:
@@ -52,7 +61,7 @@ def plain_response(status: int, text: bytes) -> list[dict[str, Any]]:
 def _status_code(status: str) -> int:
     try:
         code = int(status.split(" ", 1)[0])
-    except (AttributeError, ValueError):
+    except (AttributeError, TypeError, ValueError):  # TypeError: a bytes status
         code = 0
     if not 100 <= code <= 999:
         raise WsgiProtocolError(
@@ -73,8 +82,10 @@ class Runner:
         "_environ",
         "_headers_sent",
         "_pathsend",
+        "_release",
         "_sent",
         "_start",
+        "lane",
     )
 
     def __init__(
@@ -83,8 +94,11 @@ class Runner:
         environ: dict[str, Any],
         channel: Channel,
         pathsend: bool,
+        release: Callable[[int], None] | None = None,
     ) -> None:
         self._app = app
+        self._release = release  # gives the adapter's thread slot back (see `run`)
+        self.lane = 0  # which of the adapter's pools runs it (set by its admission)
         self._environ = environ
         self._channel = channel
         self._pathsend = pathsend
@@ -115,6 +129,16 @@ class Runner:
         content_length = None
         encoded = []
         for name, value in headers:
+            try:
+                bad = "\r" in value or "\n" in value or "\x00" in value
+            except TypeError:  # not str
+                bad = True
+            if (
+                bad
+                or not isinstance(name, str)
+                or (name not in _GOOD_NAMES and not _good_name(name))
+            ):
+                _refuse_header(name, value)
             lowered = name.lower()
             if lowered == "content-length":
                 try:
@@ -147,28 +171,48 @@ class Runner:
         """
         iterable: Any = None
         try:
+            if self._channel.failed:
+                return []  # cancelled (the client left) while it waited for a thread
             iterable = self._app(self._environ, self.start_response)
             return self._drain(iterable)
         except RequestBodyTooLargeError:
             if self._headers_sent:
                 raise
             return plain_response(413, b"Request body too large")
+        except RequestBodyTimeoutError:
+            if self._headers_sent:
+                raise
+            return plain_response(408, b"Request Timeout: the request body stopped arriving")
         except ConnectionError:  # ClientDisconnected is one
             if not self._channel.failed:
                 raise
             logger.debug("client left before the response was complete", exc_info=True)
             return []
         finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
+            try:
+                close = getattr(iterable, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                # On this thread, before the outcome reaches the loop: the next
+                # queued request starts at once (see `_wsgi_admission`).
+                if self._release is not None:
+                    self._release(self.lane)
 
     def _drain(self, iterable: Any) -> list[dict[str, Any]]:
         kind = type(iterable)
         if kind is list or kind is tuple:
             # Nothing here can block: build the whole response as the tail.
             tail: list[dict[str, Any]] = []
+            empties = 0
             for chunk in iterable:
+                if not chunk and self._headers_sent:
+                    # Nothing here waits for the client, so empty chunks are
+                    # capped as for the deferred ones (a list of millions of
+                    # b"" would make as many messages at once).
+                    empties += 1
+                    if empties > _MAX_DEFERRED_EMPTY:
+                        continue
                 self._add_chunk(chunk, tail)
                 if self._complete():
                     break
@@ -204,7 +248,16 @@ class Runner:
             chunk = _as_bytes(chunk)
         if not self._headers_sent:
             if not chunk:
-                self._deferred_empty += 1  # PEP 3333: headers wait for a non-empty chunk
+                # PEP 3333: headers wait for a non-empty chunk. But not for
+                # ever: past a few empty ones they go out (as gunicorn and
+                # asgiref send them at the first chunk), so that an app that
+                # only yields b"" is held back by the client like any other
+                # instead of spinning on its thread unchecked.
+                self._deferred_empty += 1
+                if self._deferred_empty <= _MAX_DEFERRED_EMPTY or self._start is None:
+                    return 0
+                self._add_start(out)
+                out.append({"type": "http.response.body", "body": b"", "more_body": True})
                 return 0
             self._add_start(out)
         length = self._content_length
@@ -228,7 +281,10 @@ class Runner:
             )
         self._headers_sent = True
         out.append(start)
-        for _ in range(self._deferred_empty):
+        # Empty chunks held back with the headers go out after them (as
+        # asgiref sends every chunk), a few at most: they carry nothing, and
+        # an app may yield millions of them while it has nothing yet.
+        for _ in range(min(self._deferred_empty, _MAX_DEFERRED_EMPTY)):
             out.append({"type": "http.response.body", "body": b"", "more_body": True})
         self._deferred_empty = 0
 
@@ -237,6 +293,36 @@ class Runner:
             self._add_start(tail)
         tail.append(dict(_END))
         return tail
+
+
+# Header names seen valid (a few dozen in practice): a set lookup instead
+# of a regex per header on every response. Bounded: past the cap, names are
+# checked each time.
+_GOOD_NAMES: set[str] = set()
+
+
+def _good_name(name: str) -> bool:
+    if TOKEN.fullmatch(name) is None:
+        return False
+    if len(_GOOD_NAMES) < 1024:
+        _GOOD_NAMES.add(name)
+    return True
+
+
+def _refuse_header(name: Any, value: Any) -> None:
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise WsgiProtocolError(
+            f"response header {name!r}: names and values must be str, "
+            f"not {type(name).__name__} and {type(value).__name__}",
+            "(PEP 3333: headers are a list of (name, value) native strings).",
+        )
+    what = "name" if TOKEN.fullmatch(name) is None else "value"
+    raise WsgiProtocolError(
+        f"response header {name[:40]!r} has an invalid {what} "
+        f"(CR, LF, NUL or another character a header {what} may not hold)",
+        "Refused as a header injection (RFC 9110 5.5): strip or encode request data "
+        "before echoing it into a response header.",
+    )
 
 
 def _as_bytes(chunk: Any) -> bytes:

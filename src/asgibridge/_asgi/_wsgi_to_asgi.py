@@ -1,23 +1,28 @@
 """WsgiToAsgi: serve a WSGI application from an ASGI server, requests in parallel, streaming.
 
-The loop side of each request lives here; the thread side is `_wsgi_runner`.
+The entry point and the request's outline live here; the loop side of a
+request is `_wsgi_pump`, the thread side `_wsgi_runner`, the admission to
+threads `_wsgi_admission`.
 
 Theory of operation, per HTTP request (all on the server's task for it):
 
 1. Receive the first ``http.request`` message and build the environ
    (`_environ`); answer 400 / 431 / 413 here, without a thread, when the
    headers or the declared body size are over the limits.
-2. Hand a `Runner` to the adapter's own bounded pool as a runtime `Hop`, so
-   that ``async_to_sync`` inside the WSGI app runs on this very loop (as in
-   asgiref), in a copy of this task's context.
-3. Pump: send what the thread pushes through the `Channel`, giving the bytes
+2. If more body is coming, a *reader* task receives it on the loop until it
+   is complete or more than ``receive_buffer_size`` bytes wait, each wait
+   bounded by ``body_timeout`` (408 past it): a client that stalls mid-body
+   holds no thread (hazard: ``max_threads`` such clients would otherwise
+   stop the site). Short requests create no task at all.
+3. Hand a `Runner` to the adapter's admission as a runtime `Hop` (so that
+   ``async_to_sync`` inside the WSGI app runs on this very loop, as in
+   asgiref, in a copy of this task's context): it runs on the adapter's own
+   pool, or waits in a line of at most ``max_queued`` (503 past it).
+4. Pump: send what the thread pushes through the `Channel`, giving the bytes
    back after each ``send`` (back-pressure), until the thread's work ends;
-   then send the tail it returned.
-4. A *reader* task receives the rest of the body ahead of the app's reads
-   (bounded), and afterwards watches for ``http.disconnect``. It starts only
-   when the body has more than one message, or when a response is streamed
-   (a second batch was sent and the thread still runs): short requests
-   create no task at all.
+   then send the tail it returned. The reader, if any, keeps receiving ahead
+   of the app's reads (bounded) and then watches for ``http.disconnect``; a
+   streamed response starts one to watch too.
 
 Why the server's ``send`` is only ever called from this task: asgiref sends
 from the WSGI thread through ``AsyncToSync``, so the server's code runs in a
@@ -38,12 +43,15 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from .._errors import ClientDisconnected, RequestBodyTooLargeError, UnsupportedScopeError
+from .._errors import ClientDisconnected, UnsupportedScopeError
 from .._runtime._hop import Hop
 from ._environ import DuplicateHeaderError, HeaderTooLargeError, build_environ
+from ._wsgi_admission import Admission
 from ._wsgi_channel import Channel
+from ._wsgi_headers import positive_timeout
 from ._wsgi_io import FileWrapper, RequestBody
 from ._wsgi_pool import AdapterPool
+from ._wsgi_pump import TOO_LARGE, Pump, retrieve, send_all
 from ._wsgi_runner import Runner, plain_response
 
 __all__ = ("WsgiToAsgi", "WsgiToAsgiInstance")
@@ -54,14 +62,18 @@ _Receive = Callable[[], Awaitable[dict[str, Any]]]
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
 _copy_context = contextvars.copy_context
 _DUPLICATES_BODY = b"Bad Request: Too many duplicate headers"
+_BUSY = plain_response(503, b"Service Unavailable: too many requests are waiting")
+_BUSY[0]["headers"] = [*_BUSY[0]["headers"], (b"retry-after", b"1")]
 
 
 class WsgiToAsgi:
     """Wrap a WSGI application into an ASGI 3 application.
 
     Each request runs on a thread of the adapter's own bounded pool (asgiref
-    runs them all, one at a time, on one thread); the request body is read
-    on demand, the response streamed with back-pressure.
+    runs them all, one at a time, on one thread); the request body is
+    received on the loop before the app takes a thread (up to
+    ``receive_buffer_size``, then streamed to the app's reads), the response
+    streamed with back-pressure.
 
     Args:
         wsgi_application: the PEP 3333 application.
@@ -77,11 +89,22 @@ class WsgiToAsgi:
         max_header_size: largest total of request header names and values
             in bytes, answered with 431 (None: no limit).
         send_buffer_size: response bytes the app may produce ahead of the
-            client before its ``write``/iteration blocks.
-        receive_buffer_size: request body bytes received ahead of the app.
+            client before its ``write``/iteration blocks (also at most 64
+            messages).
+        receive_buffer_size: request body bytes received ahead of the app:
+            the app starts once the body is complete or this much waits.
+        body_timeout: seconds one wait for the next request body message may
+            last (as nginx's ``client_body_timeout``); past it the request
+            is answered 408 if the app has not started, and otherwise the
+            app's next read needing more raises `RequestBodyTimeoutError`.
+            None: wait for ever.
+        max_queued: most requests waiting for a thread; one more is answered
+            503 with ``Retry-After``. None (default): no bound, as asgiref.
 
     Raises:
-        ValueError: a size or thread count below 1.
+        TypeError: an option of the wrong type.
+        ValueError: a size or thread count below 1, a negative
+            ``max_queued``, or a ``body_timeout`` that is not positive.
         UnsupportedScopeError: (per call) a scope that is not http,
             websocket or lifespan (a ValueError, as in asgiref).
 
@@ -103,6 +126,8 @@ class WsgiToAsgi:
         max_header_size: int | None = 65536,
         send_buffer_size: int = 65536,
         receive_buffer_size: int = 1 << 20,
+        body_timeout: float | None = 60.0,
+        max_queued: int | None = None,
     ) -> None:
         for name, value in (
             ("send_buffer_size", send_buffer_size),
@@ -110,18 +135,44 @@ class WsgiToAsgi:
         ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, not {value}")
+        if max_queued is not None:
+            if isinstance(max_queued, bool) or not isinstance(max_queued, int):
+                raise TypeError(f"max_queued must be an int or None, not {type(max_queued)}")
+            if max_queued < 0:
+                raise ValueError(f"max_queued must be 0 or more (or None), not {max_queued}")
+        self.body_timeout = positive_timeout("body_timeout", body_timeout)
+        self.max_queued = max_queued
         self.wsgi_application = wsgi_application
         self.duplicate_header_limit = duplicate_header_limit
         self.max_body_size = max_body_size
         self.max_header_size = max_header_size
         self.send_buffer_size = send_buffer_size
         self.receive_buffer_size = receive_buffer_size
+        if isinstance(max_threads, bool) or not isinstance(max_threads, int):
+            raise TypeError(f"max_threads must be an int, not {type(max_threads).__name__}")
+        if max_threads < 1:
+            raise ValueError(f"max_threads must be at least 1, not {max_threads}")
         self._pool = AdapterPool(max_threads)
+        # Threads for requests that start while others are parked (see `_wsgi_admission`).
+        self._overflow = AdapterPool(max_threads)
+        self._admission = Admission(self._pool, self._overflow, max_queued)
 
     @property
     def max_threads(self) -> int:
-        """The size bound of this adapter's thread pool."""
-        return self._pool.max_threads
+        """Most requests of this adapter running at once (its pool may hold as many parked)."""
+        return self._admission.max_threads
+
+    def stats(self) -> dict[str, Any]:
+        """This adapter's requests now: ``running``, ``parked`` (waiting for body), ``queued``.
+
+        Also ``max_queued`` and ``rejected`` (503s answered because the line
+        was full). `asgibridge.instrumentation.stats` sums them over adapters.
+
+        Example:
+            >>> WsgiToAsgi(None, max_queued=10).stats()
+            {'running': 0, 'parked': 0, 'queued': 0, 'max_queued': 10, 'rejected': 0}
+        """
+        return self._admission.stats()
 
     async def __call__(self, scope: dict[str, Any], receive: _Receive, send: _Send) -> None:
         """ASGI entry point: serve one connection scope."""
@@ -213,24 +264,31 @@ class WsgiToAsgiInstance:
         chunk: bytes = first.get("body", b"")
         more: bool = first.get("more_body", False)
         channel = Channel(
-            asyncio.get_running_loop(), adapter.send_buffer_size, adapter.receive_buffer_size
+            asyncio.get_running_loop(),
+            adapter.send_buffer_size,
+            adapter.receive_buffer_size,
+            adapter._admission,
         )
         try:
             environ = self.build_environ(scope, RequestBody(channel))
         except DuplicateHeaderError:
-            await _send_all(send, plain_response(400, _DUPLICATES_BODY))
+            await send_all(send, plain_response(400, _DUPLICATES_BODY))
             return
         except HeaderTooLargeError:
-            await _send_all(send, plain_response(431, b"Request Header Fields Too Large"))
+            await send_all(send, plain_response(431, b"Request Header Fields Too Large"))
             return
         limit = adapter.max_body_size
         if limit is not None and (_declared_length(environ) > limit or len(chunk) > limit):
-            await _send_all(send, plain_response(413, b"Request body too large"))
+            await send_all(send, TOO_LARGE)
             return
         channel.preload(chunk, more)
         extensions = scope.get("extensions") or {}
         runner = Runner(
-            self.wsgi_application, environ, channel, "http.response.pathsend" in extensions
+            self.wsgi_application,
+            environ,
+            channel,
+            "http.response.pathsend" in extensions,
+            adapter._admission.release,
         )
         await _serve(adapter, channel, runner, receive, send, more, len(chunk))
 
@@ -249,139 +307,36 @@ async def _serve(
     more: bool,
     received: int,
 ) -> None:
-    loop = channel.loop
-    hop = Hop(loop, _copy_context(), runner.run, (), {}, None)
-    hop.future.add_done_callback(channel.on_done)
-    adapter._pool.get().submit(hop)
-    pump = _Pump(channel, hop, receive, send, adapter.max_body_size)
-    if more:
-        pump.start_reader(received)
+    pump = Pump(channel, receive, send, adapter.max_body_size, adapter.body_timeout)
     try:
-        await pump.run()
-    except asyncio.CancelledError:
-        # Server shutdown or a vanished client: stop the app at its next
-        # read or write; a queued request is skipped entirely.
-        channel.fail(ClientDisconnected("the request was cancelled by the server"))
-        hop.cancelled = True
-        hop.future.add_done_callback(_retrieve)
-        raise
+        if more:
+            pump.start_reader(received)
+            assert pump.ready is not None
+            answer = await pump.ready
+            if answer is not None:  # 408, 413, or [] when the client left: no thread
+                await send_all(send, answer)
+                return
+        hop = Hop(channel.loop, _copy_context(), runner.run, (), {}, None)
+        hop.future.add_done_callback(channel.on_done)
+        if not adapter._admission.admit(hop, runner):
+            logger.warning(
+                "%d requests already wait for a WSGI thread (max_queued): answered 503",
+                adapter.max_queued,
+            )
+            await send_all(send, _BUSY)
+            return
+        pump.hop = hop
+        try:
+            await pump.run()
+        except asyncio.CancelledError:
+            # Server shutdown or a vanished client: stop the app at its next
+            # read or write; a queued request leaves the line, unrun.
+            channel.fail(ClientDisconnected("the request was cancelled by the server"))
+            adapter._admission.withdraw(hop)
+            hop.future.add_done_callback(retrieve)
+            raise
     finally:
         pump.stop_reader()
-
-
-class _Pump:
-    """Loop side of one request: sends what the thread produces, feeds it the body."""
-
-    __slots__ = ("_channel", "_hop", "_max_body", "_reader", "_receive", "_send")
-
-    def __init__(
-        self,
-        channel: Channel,
-        hop: Hop,
-        receive: _Receive,
-        send: _Send,
-        max_body: int | None,
-    ) -> None:
-        self._channel = channel
-        self._hop = hop
-        self._receive = receive
-        self._send = send
-        self._max_body = max_body
-        self._reader: asyncio.Task[None] | None = None
-
-    def start_reader(self, received: int) -> None:
-        self._reader = self._channel.loop.create_task(self._read(received))
-
-    def stop_reader(self) -> None:
-        """Cancel the reader if it still runs (not awaited: our own task may be cancelled)."""
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.cancel()
-            reader.add_done_callback(_retrieve)
-
-    async def run(self) -> None:
-        channel, future = self._channel, self._hop.future
-        send_error: BaseException | None = None
-        batches = 0
-        while True:
-            messages, nbytes = channel.take()
-            if messages:
-                if send_error is None:
-                    send_error = await self._send_batch(messages)
-                channel.credit(nbytes)
-                batches += 1
-                if batches == 2 and self._reader is None and not future.done():
-                    # A streamed response: watch for disconnects. Here, not only
-                    # after an empty take(): an app that always stays ahead
-                    # never leaves one, and servers such as uvicorn drop sends
-                    # after a disconnect silently (only receive() tells).
-                    self.start_reader(-1)
-                continue
-            if future.done():
-                break
-            await channel.wait()
-        tail = future.result()  # the app's exception, if any, goes to the server
-        if send_error is None and tail and not channel.failed:
-            send_error = await self._send_batch(tail)
-        if send_error is not None and not isinstance(send_error, OSError):
-            raise send_error
-
-    async def _send_batch(self, messages: list[dict[str, Any]]) -> BaseException | None:
-        send = self._send
-        try:
-            for message in messages:
-                await send(message)
-        except Exception as exc:
-            # ASGI spec: send() on a closed connection raises an OSError
-            # subclass. Either way the thread must stop producing.
-            self._channel.fail(ClientDisconnected(f"send() failed: {exc!r}"))
-            return exc
-        return None
-
-    async def _read(self, received: int) -> None:
-        """Receive the rest of the body ahead of the app, then watch for a disconnect."""
-        channel, receive, limit = self._channel, self._receive, self._max_body
-        if received >= 0:
-            while True:
-                await channel.wait_room()
-                message = await receive()
-                kind = message["type"]
-                if kind == "http.disconnect":
-                    channel.fail(ClientDisconnected("the client disconnected"))
-                    return
-                if kind != "http.request":
-                    continue
-                chunk = message.get("body", b"")
-                more = message.get("more_body", False)
-                received += len(chunk)
-                if limit is not None and received > limit:
-                    channel.fail_input(
-                        RequestBodyTooLargeError(
-                            f"the request body is larger than max_body_size={limit}",
-                            "Raise WsgiToAsgi(max_body_size=...) if such bodies are expected.",
-                        )
-                    )
-                    return
-                channel.feed(chunk, more)
-                if not more:
-                    break
-        # The body is complete: the next message can only be a disconnect.
-        # (Anything else ends the watch: a receive() that answers at once,
-        # forever, would otherwise starve the loop.)
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            channel.fail(ClientDisconnected("the client disconnected"))
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Done-callback: mark an outcome nobody awaits as seen (no "never retrieved" log)."""
-    if not future.cancelled():
-        future.exception()
-
-
-async def _send_all(send: _Send, messages: list[dict[str, Any]]) -> None:
-    for message in messages:
-        await send(message)
 
 
 async def _lifespan(receive: _Receive, send: _Send) -> None:
