@@ -152,8 +152,8 @@ def split_specs(values: list[str]) -> list[str]:
     """``--python`` values, repeated and/or comma-separated, in order, without repeats."""
     specs: list[str] = []
     for value in values:
-        for spec in value.split(","):
-            spec = spec.strip()
+        for part in value.split(","):
+            spec = part.strip()
             if spec and spec not in specs:
                 specs.append(spec)
     return specs

@@ -104,8 +104,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--venv-dir",
         type=Path,
         default=None,
-        help="where --python keeps the venvs it makes "
-        f"(default {_pythons.default_venv_dir()})",
+        help=f"where --python keeps the venvs it makes (default {_pythons.default_venv_dir()})",
     )
     parser.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # for --python
     args = parser.parse_args(argv)
