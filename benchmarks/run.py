@@ -306,6 +306,8 @@ def _summary(per_python: list[tuple[str, list[dict[str, object]]]]) -> list[str]
             mark = "" if r["met"] else " MISSED"
             rows.setdefault(key, {})[label] = f"{float(r['ratio']):.2f}x{mark}"  # type: ignore[arg-type]
     labels = [label for label, _ in per_python]
+    if not labels:
+        return ["No Python ran (see below)."]
     lines = [
         "| suite | measure | goal | " + " | ".join(labels) + " |",
         "|---|---|---|" + "---|" * len(labels),
