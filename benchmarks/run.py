@@ -336,10 +336,10 @@ def _main_pythons(args: argparse.Namespace) -> int:
             status = 1
             continue
         print(f"=== Python {spec}: {python}", file=sys.stderr, flush=True)
-        code, report, results = _run_child(python, args)
+        code, child_report, results = _run_child(python, args)
         version = _pythons.full_version(python) or spec
         per_python.append((version, results))
-        body = report.splitlines()
+        body = child_report.splitlines()
         if body and body[0].startswith("# "):  # the child's title: ours says it
             body = body[1:]
         body = [("#" + line if line.startswith("## ") else line) for line in body]
