@@ -62,11 +62,16 @@ def _scale(row: Row) -> float:
     return 1e3 if row.unit == "ms" else 1e6
 
 
+def _number(value: float) -> str:
+    """One decimal, or three below 1 (sub-microsecond rows: `Local` reads are ~0.1 us)."""
+    return f"{value:.3f}" if value < 1 else f"{value:.1f}"
+
+
 def _format(result: Result) -> str:
     row, scale = result.row, _scale(result.row)
     return (
-        f"| {row.name} | {result.times['asgiref'] * scale:.1f} {row.unit} "
-        f"| {result.times['asgibridge'] * scale:.1f} {row.unit} "
+        f"| {row.name} | {_number(result.times['asgiref'] * scale)} {row.unit} "
+        f"| {_number(result.times['asgibridge'] * scale)} {row.unit} "
         f"| {result.ratio:.2f}x | <= {row.goal:.2f}x | {'met' if result.met else 'MISSED'} |"
     )
 

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/run.py [--only bridge,local,wsgi] [--repeats N] [--quick]
                              [--markdown FILE] [--check] [--no-pin] [--list]
+                             [--python 3.11,3.14 --python /path/to/python ...]
 
 Theory of operation:
 
@@ -25,6 +26,15 @@ Theory of operation:
    stdout (and to ``--markdown FILE``). Progress goes to stderr. A missed goal
    is reported, not an error: the exit status is 0 unless a suite failed to
    import or run (1), or ``--check`` is given and a goal was missed (1).
+5. Other Pythons. With ``--python`` (repeatable, comma-separated; a path or a
+   version ``X.Y``, resolved by ``_pythons.py``) this process measures nothing
+   itself: it pins itself, then runs ``run.py`` once per interpreter, one after
+   the other, in a subprocess (which inherits the pinning), with this
+   checkout's ``src/`` first on ``PYTHONPATH``. Each child writes its results to
+   a JSON file (``--json``, internal); the report is the machine, then a summary
+   table (each row's ratio on each Python), then each child's own report under
+   a ``## Python X.Y.Z`` heading. Exit status: 1 if any child's would be 1, or
+   if an interpreter could not be found or prepared.
 """
 
 from __future__ import annotations
@@ -32,11 +42,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 from importlib import metadata
@@ -49,6 +61,7 @@ for _path in (str(HERE.parent), str(HERE)):  # `_harness` and `benchmarks._harne
         sys.path.insert(0, _path)
 
 import _harness  # noqa: E402
+import _pythons  # noqa: E402
 
 PINNED_ENV = "ASGIBRIDGE_BENCH_PINNED"
 QUICK_ENV = "ASGIBRIDGE_BENCH_QUICK"
@@ -79,6 +92,21 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true", help="exit 1 if a goal is missed")
     parser.add_argument("--no-pin", action="store_true", help="do not re-run under taskset")
     parser.add_argument("--list", action="store_true", help="list suites and rows, run nothing")
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PATH_OR_VERSION",
+        help="run the suites on this interpreter (a path, or X.Y: pyenv, pythonX.Y, "
+        "get-python); repeatable and comma-separated; one table per Python",
+    )
+    parser.add_argument(
+        "--venv-dir",
+        type=Path,
+        default=None,
+        help=f"where --python keeps the venvs it makes (default {_pythons.default_venv_dir()})",
+    )
+    parser.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # for --python
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -243,12 +271,101 @@ def _list(suites: dict[str, Path]) -> int:
     return 0
 
 
+def _child_args(args: argparse.Namespace) -> list[str]:
+    """The options a ``--python`` child gets (all but --python, --markdown, --venv-dir)."""
+    out = []
+    if args.only:
+        out += ["--only", args.only]
+    if args.repeats is not None:
+        out += ["--repeats", str(args.repeats)]
+    out += [flag for flag, on in (("--quick", args.quick), ("--check", args.check)) if on]
+    return [*out, "--no-pin"]  # the parent pinned itself already (children inherit it)
+
+
+def _run_child(python: str, args: argparse.Namespace) -> tuple[int, str, list[dict[str, object]]]:
+    """Run the suites in ``python``: (exit status, its report, its results)."""
+    env = dict(os.environ)
+    src = str(HERE.parent / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryDirectory() as tmp:
+        results_file = Path(tmp) / "results.json"
+        command = [python, str(HERE / "run.py"), *_child_args(args), "--json", str(results_file)]
+        child = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
+        results = json.loads(results_file.read_text()) if results_file.exists() else []
+    return child.returncode, child.stdout, results
+
+
+def _summary(per_python: list[tuple[str, list[dict[str, object]]]]) -> list[str]:
+    """One line per row: its goal and its ratio on each Python (a miss is marked)."""
+    rows: dict[tuple[object, object], dict[str, str]] = {}
+    goals: dict[tuple[object, object], object] = {}
+    for label, results in per_python:
+        for r in results:
+            key = (r["suite"], r["row"])
+            goals[key] = r["goal"]
+            mark = "" if r["met"] else " MISSED"
+            rows.setdefault(key, {})[label] = f"{float(r['ratio']):.2f}x{mark}"  # type: ignore[arg-type]
+    labels = [label for label, _ in per_python]
+    if not labels:
+        return ["No Python ran (see below)."]
+    lines = [
+        "| suite | measure | goal | " + " | ".join(labels) + " |",
+        "|---|---|---|" + "---|" * len(labels),
+    ]
+    for key, ratios in rows.items():
+        cells = " | ".join(ratios.get(label, "-") for label in labels)
+        lines.append(f"| {key[0]} | {key[1]} | <= {float(goals[key]):.2f}x | {cells} |")  # type: ignore[arg-type]
+    return lines
+
+
+def _main_pythons(args: argparse.Namespace) -> int:
+    """``--python``: run the suites once per interpreter and merge the reports."""
+    if not args.no_pin:
+        _reexec_pinned()
+    venv_dir = args.venv_dir or _pythons.default_venv_dir()
+    machine = _machine(0, args.quick)[:2]  # date; CPU, pinning and load at the start
+    status = 0
+    per_python: list[tuple[str, list[dict[str, object]]]] = []
+    sections: list[str] = []
+    for spec in _pythons.split_specs(args.python):
+        try:
+            python = _pythons.resolve(spec, venv_dir)
+        except _pythons.PythonNotFound as exc:
+            print(f"run.py: --python {spec}: {exc}", file=sys.stderr)
+            sections += [f"## Python {spec}", "", f"NOT RUN: {exc}", ""]
+            status = 1
+            continue
+        print(f"=== Python {spec}: {python}", file=sys.stderr, flush=True)
+        code, child_report, results = _run_child(python, args)
+        version = _pythons.full_version(python) or spec
+        per_python.append((version, results))
+        body = child_report.splitlines()
+        if body and body[0].startswith("# "):  # the child's title: ours says it
+            body = body[1:]
+        body = [("#" + line if line.startswith("## ") else line) for line in body]
+        sections += [f"## Python {version} ({python})", "", *"\n".join(body).strip().splitlines()]
+        sections.append("")
+        if code != 0:
+            status = 1
+    report = ["# asgibridge / asgiref benchmarks on several Pythons", ""]
+    report += machine
+    report += ["", "## Ratios (asgibridge / asgiref, same process) per Python", ""]
+    report += [*_summary(per_python), "", *sections]
+    text = "\n".join(report) + "\n"
+    sys.stdout.write(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suites; returns the process exit status (see the module docstring)."""
     args = _parse(argv)
     suites = _discover(args.only)
     if args.list:
         return _list(suites)
+    if args.python:
+        return _main_pythons(args)
     if not args.no_pin:
         _reexec_pinned()
     if args.quick:
@@ -258,8 +375,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = ["# asgibridge / asgiref benchmarks", "", *_machine(repeats, args.quick), ""]
     failed: list[str] = []
     missed: list[str] = []
+    records: list[dict[str, object]] = []
     for name in suites:
         table, results, broken = _run_suite(name, repeats)
+        records += [
+            {
+                "suite": name,
+                "row": r.row.name,
+                "goal": r.row.goal,
+                "unit": r.row.unit,
+                "asgiref": r.times["asgiref"],
+                "asgibridge": r.times["asgibridge"],
+                "ratio": r.ratio,
+                "met": r.met,
+            }
+            for r in results
+        ]
         if table:
             report += [f"## {name}", "", table, ""]
         failed += broken
@@ -276,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(records))
     if failed or (args.check and missed):
         return 1
     return 0
