@@ -15,9 +15,10 @@ is made by `new_thread` and started by `start_thread`:
   registers the thread only after the start succeeded, so nothing
   half-started is left behind and the next call tries again.
 
-`guarded` is the last line of defence of a thread's main loop: whatever a
-work item lets escape (it should deliver every outcome itself) is logged and
-counted instead of ending the thread.
+The last line of defence of a thread's main loop is inline in each loop (a
+``try`` around every work item in `_workers`, around ``run_forever`` in
+`_loops`): whatever escapes is logged and counted by `_stats.unhandled`
+instead of ending the thread.
 """
 
 from __future__ import annotations
@@ -26,11 +27,8 @@ import contextvars
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from ._stats import unhandled
-
-__all__ = ("guarded", "new_thread", "runtime_thread_count", "start_thread")
+__all__ = ("new_thread", "runtime_thread_count", "start_thread")
 
 _CONTEXT_PARAM = sys.version_info >= (3, 14)
 PREFIX = "asgibridge-"
@@ -66,11 +64,3 @@ def start_thread(thread: threading.Thread) -> None:
             "concurrent ThreadSensitiveContexts, or raise the process's thread limit "
             "(ulimit -u, the container's pids limit). The next call tries again."
         ) from exc
-
-
-def guarded(run: Callable[[], Any], where: str) -> None:
-    """Call ``run()``; log and count anything it lets escape instead of raising it."""
-    try:
-        run()
-    except BaseException as exc:  # the thread must survive whatever a work item does
-        unhandled(exc, where)

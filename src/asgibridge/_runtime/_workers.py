@@ -44,8 +44,8 @@ from .._errors import BridgeDeadlockError
 from . import _state
 from ._executor import WorkItem
 from ._greenlets import require_real_threads
-from ._stats import count
-from ._supervise import PREFIX, guarded, new_thread, start_thread
+from ._stats import count, unhandled
+from ._supervise import PREFIX, new_thread, start_thread
 
 __all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")
 
@@ -128,7 +128,10 @@ class Worker:
                     return
                 item = None
                 continue
-            guarded(item.run, where)  # type: ignore[attr-defined]
+            try:  # the guard of `_supervise.guarded`, inlined: this is the hot path
+                item.run()  # type: ignore[attr-defined]
+            except BaseException as exc:  # the thread must survive whatever an item does
+                unhandled(exc, where)
             # Drop the reference before sleeping: the item holds the call's
             # arguments and result (leak hazard while idle).
             item = pool.next_item(self) if isinstance(pool, WorkerPool) else None
