@@ -31,6 +31,7 @@ reports the call to the hop listeners.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import sys
 import time
@@ -145,9 +146,14 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
                 if _state.traced:  # the one check the plain path pays for instrumentation
-                    call.prepare(_traced_coroutine(self, args, kwargs, loop))
+                    awaitable = _traced_coroutine(self, args, kwargs, loop)
                 else:
-                    call.prepare(self.awaitable(*args, **kwargs))
+                    awaitable = self.awaitable(*args, **kwargs)
+                # A main_wrap patched on the class (New Relic) or overridden in a
+                # subclass wraps the coroutine, as asgiref calls it: one identity check.
+                if type(self).main_wrap is not _plain_main_wrap:
+                    awaitable = _through_main_wrap(self, call, awaitable)
+                call.prepare(awaitable)
                 call.cancel_leftovers = self._cancel_leftovers
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
@@ -175,9 +181,77 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             return self
         return bind_method(self.__call__, parent, self.awaitable, is_async=False)
 
+    async def main_wrap(
+        self,
+        call_result: concurrent.futures.Future[_R],
+        exc_info: Any,
+        task_context: list[asyncio.Task[Any]] | None,
+        context: list[contextvars.Context],
+        awaitable: Awaitable[_R],
+    ) -> None:
+        """Run the call's coroutine and report its outcome (asgiref's hook; patch or override it).
+
+        Called on the caller's thread, in the caller's context, once per call,
+        with asgiref's arguments; the coroutine it returns runs as the call's
+        task, in the call's context. The plain class never calls it (the
+        runtime does the same work inline); it is called only when patched
+        on the class (New Relic) or overridden in a subclass.
+
+        Args:
+            call_result: a `concurrent.futures.Future` that must receive the
+                outcome (`set_result` / `set_exception`).
+            exc_info: ``sys.exc_info()`` of the caller; the runtime already
+                shows it to the coroutine, this method need not raise it.
+            task_context: the list of tasks the enclosing sync_to_async call
+                forwards its cancellation to, or None; the runtime registers
+                the call's task there itself.
+            context: a one-item list: the call's context; set ``context[0]``
+                to the context whose changes go back to the caller.
+            awaitable: the coroutine of the wrapped async function.
+        """
+        __traceback_hide__ = True
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            call_result.set_exception(exc)
+        else:
+            call_result.set_result(result)
+        finally:
+            context[0] = contextvars.copy_context()
+
     def _hop_info(self, loop: asyncio.AbstractEventLoop) -> HopInfo:
         """What the hop listeners are told this call is (a streaming bridge overrides it)."""
         return HopInfo(self.awaitable, "async_to_sync", loop, submitted_at=time.perf_counter())
+
+
+# The base class's own hook: while ``type(self).main_wrap`` is this very
+# function, nobody patched or overrode it and the call takes the direct path.
+_plain_main_wrap = AsyncToSync.main_wrap
+
+
+def _through_main_wrap(
+    wrapper: AsyncToSync[..., Any], call: AsyncCall, awaitable: Awaitable[Any]
+) -> Awaitable[Any]:
+    """The coroutine a patched or overridden ``main_wrap`` makes of ``awaitable``.
+
+    Caller thread, caller's context (asgiref's order: the wrapped function's
+    coroutine first, then ``main_wrap``). The outcome comes back through the
+    future it is given, the context through ``context[0]`` (`AsyncCall`).
+    """
+    reported: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    box = [call.ctx]
+    call.reported, call.context_box = reported, box
+    exc = call.exc
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else (None, None, None)
+    hop = call.hop
+    task_context: list[asyncio.Task[Any]] | None = None
+    if hop is not None:
+        # The call's task is registered there by `AsyncCall.start`; created
+        # here on the hop's own thread, before the loop can touch it.
+        if hop.inner_tasks is None:
+            hop.inner_tasks = []
+        task_context = hop.inner_tasks
+    return wrapper.main_wrap(reported, exc_info, task_context, box, awaitable)
 
 
 def _own_loop_thread() -> tuple[LoopThread, bool]:

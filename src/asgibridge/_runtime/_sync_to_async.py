@@ -98,7 +98,6 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
 
     # asgiref exposes this ContextVar as a class attribute; code reads it.
     thread_sensitive_context = _state.thread_sensitive_context
-    _custom_handler = False
 
     def __init__(
         self,
@@ -130,12 +129,6 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         if bound_to is not _NOT_BOUND:
             self.__self__ = bound_to
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # A subclass overriding thread_handler (Channels' DatabaseSyncToAsync)
-        # is honoured; the plain class takes the direct path.
-        cls._custom_handler = cls.thread_handler is not SyncToAsync.thread_handler
-
     async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         __traceback_hide__ = True
         if _state.traced:  # the one check the plain path pays for instrumentation
@@ -155,7 +148,9 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         hop = Hop(
             loop, ctx, self.func, args, kwargs, current_exception(), None, _current_task(loop)
         )
-        if self._custom_handler:
+        # A thread_handler patched on the class (New Relic) or overridden in a
+        # subclass (Channels) is called as asgiref calls it: one identity check.
+        if type(self).thread_handler is not _plain_thread_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
         target._put(hop)
@@ -186,7 +181,7 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         hop = Hop(
             loop, ctx, self.func, args, kwargs, current_exception(), info, _current_task(loop)
         )
-        if self._custom_handler:
+        if type(self).thread_handler is not _plain_thread_handler:  # see __call__
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
         watchdog = submit_traced(hop, target)
@@ -252,6 +247,11 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         if parent is None:
             return self
         return bind_method(self.__call__, parent, self.func, is_async=True)
+
+
+# The base class's own hook: while ``type(self).thread_handler`` is this very
+# function, nobody patched or overrode it and the call takes the direct path.
+_plain_thread_handler = SyncToAsync.thread_handler
 
 
 def _in_context(
