@@ -48,7 +48,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .._errors import SyncToAsyncTypeError
 from . import _state
-from ._context import carry_back
+from ._context import TaskContext, carry_back, give_back, take_hop_context
 from ._coroutines import (
     COROUTINE_MARKER_ITEMS,
     WrapperMeta,
@@ -66,7 +66,8 @@ __all__ = ("SyncToAsync", "sync_to_async")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-_copy_context = contextvars.copy_context
+_take_hop_context = take_hop_context
+_give_back = give_back
 _NOT_BOUND = object()
 _get_running_loop = asyncio.get_running_loop
 _current_task = asyncio.current_task
@@ -142,12 +143,15 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         else:
             target = nonsensitive_target(loop)
         own_context = self.context
-        ctx = _copy_context() if own_context is None else own_context
         # The awaiting task, recorded now: check_cancelled/time_left need it even
         # if the function starts before this task reaches its await.
-        hop = Hop(
-            loop, ctx, self.func, args, kwargs, current_exception(), None, _current_task(loop)
-        )
+        task = _current_task(loop)
+        shared: TaskContext | None = None
+        if own_context is None:
+            ctx, shared = _take_hop_context(task)  # the task's calls share one (see _context)
+        else:
+            ctx = own_context
+        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), None, task)
         # A thread_handler patched on the class (New Relic) or overridden in a
         # subclass (Channels) is called as asgiref calls it: one identity check.
         if type(self).thread_handler is not _plain_thread_handler:
@@ -169,6 +173,8 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
             # its outcome.
             if before is not None and hop.finished:
                 carry_back(ctx, before)
+                if shared is not None:
+                    _give_back(shared, ctx)
 
     async def _traced_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """`__call__` with hop listeners, thread handlers and the hang watchdog."""
@@ -176,11 +182,14 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         loop = _get_running_loop()
         target = self._target(loop)
         own_context = self.context
-        ctx = _copy_context() if own_context is None else own_context
+        task = _current_task(loop)
+        shared: TaskContext | None = None
+        if own_context is None:
+            ctx, shared = _take_hop_context(task)  # see __call__
+        else:
+            ctx = own_context
         info = HopInfo(self.func, "sync_to_async", loop, submitted_at=time.perf_counter())
-        hop = Hop(
-            loop, ctx, self.func, args, kwargs, current_exception(), info, _current_task(loop)
-        )
+        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), info, task)
         if type(self).thread_handler is not _plain_thread_handler:  # see __call__
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
@@ -194,6 +203,8 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
                 watchdog.cancel()
             if before is not None and hop.finished:  # see __call__
                 carry_back(ctx, before)
+                if shared is not None:
+                    _give_back(shared, ctx)
 
     def _target(self, loop: asyncio.AbstractEventLoop) -> Target:
         if self._thread_sensitive:
