@@ -8,7 +8,9 @@ Theory of operation (where the coroutine runs):
    The task is registered with the hop so that cancelling the outer awaiting
    task reaches it.
 2. Else, inside ``with AsyncSingleThreadContext()``: on that context's loop.
-3. Else: on this thread's persistent loop (`_loops`), reused across calls.
+3. Else, with ``configure(loop_per_call=True)`` (asgiref's behaviour): on a
+   new loop on a new thread, closed before the call returns.
+4. Else: on this thread's persistent loop (`_loops`), reused across calls.
    What the call leaves running is cancelled when it ends, as ``asyncio.run``
    does. A nested call on a thread whose loop is busy (force_new_loop inside
    thread-sensitive work) gets a temporary loop, so it cannot cancel the outer
@@ -54,7 +56,7 @@ from ._coroutines import (
 from ._executor import CurrentThreadExecutor
 from ._hooks import HopInfo, emit_end, emit_start, note_thread
 from ._hop import current_exception
-from ._loops import LoopThread, loop_for_this_thread
+from ._loops import LoopThread, loop_for_this_thread, temporary_loop, wait_closed
 
 __all__ = ("AsyncToSync", "async_to_sync")
 
@@ -133,8 +135,9 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             hop = None
         loop_thread: LoopThread | None = None
         keeps_thread_critical = True  # see carry_back below
+        per_call = False
         if hop is None:
-            loop_thread, keeps_thread_critical = _own_loop_thread()
+            loop_thread, keeps_thread_critical, per_call = _own_loop_thread()
             loop = loop_thread.loop
         else:
             loop = hop.loop
@@ -145,15 +148,7 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             before = ctx.copy()
             call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
-                if _state.traced:  # the one check the plain path pays for instrumentation
-                    awaitable = _traced_coroutine(self, args, kwargs, loop)
-                else:
-                    awaitable = self.awaitable(*args, **kwargs)
-                # A main_wrap patched on the class (New Relic) or overridden in a
-                # subclass wraps the coroutine, as asgiref calls it: one identity check.
-                if type(self).main_wrap is not _plain_main_wrap:
-                    awaitable = _through_main_wrap(self, call, awaitable)
-                call.prepare(awaitable)
+                call.prepare(self._coroutine(call, args, kwargs, loop))
                 call.cancel_leftovers = self._cancel_leftovers
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
@@ -163,6 +158,8 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
                 if loop_thread is not None:
                     _loop_executors.pop(loop, None)
                     loop_thread.release()
+                    if per_call:  # asgiref's: the loop is closed when the call returns
+                        wait_closed(loop_thread)
                 # On a per-thread persistent loop, what the coroutine kept
                 # thread-critical ends with the call (see _own_loop_thread).
                 # A call the caller gave up on may still run in its context:
@@ -180,6 +177,24 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
         if parent is None:
             return self
         return bind_method(self.__call__, parent, self.awaitable, is_async=False)
+
+    def _coroutine(
+        self,
+        call: AsyncCall,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> Awaitable[Any]:
+        """What the call's task runs (caller thread)."""
+        if _state.traced:  # the one check the plain path pays for instrumentation
+            awaitable = _traced_coroutine(self, args, kwargs, loop)
+        else:
+            awaitable = self.awaitable(*args, **kwargs)
+        # A main_wrap patched on the class (New Relic) or overridden in a
+        # subclass wraps the coroutine, as asgiref calls it: one identity check.
+        if type(self).main_wrap is not _plain_main_wrap:
+            awaitable = _through_main_wrap(self, call, awaitable)
+        return awaitable
 
     async def main_wrap(
         self,
@@ -254,18 +269,22 @@ def _through_main_wrap(
     return wrapper.main_wrap(reported, exc_info, task_context, box, awaitable)
 
 
-def _own_loop_thread() -> tuple[LoopThread, bool]:
-    """The loop for a call with no usable outer loop, and whether it is the context's.
+def _own_loop_thread() -> tuple[LoopThread, bool, bool]:
+    """The loop for a call with no usable outer loop, whether it is the context's, and per call.
 
     The second value says if thread-critical `Local` values the coroutine
     keeps may outlive the call: yes on an AsyncSingleThreadContext's thread
     (asgiref too runs every call of the context there); no on the calling
     thread's persistent loop, which stands in for asgiref's new thread per call.
+    The third says the loop is the call's own (``loop_per_call``): it is
+    closed before the call returns.
     """
     context: Any = _single_thread_context.get(None)
     if context is not None:
-        return context._lease(), True
-    return loop_for_this_thread(), False
+        return context._lease(), True, False
+    if _state.config["loop_per_call"]:
+        return temporary_loop("async_to_sync, loop per call"), False, True
+    return loop_for_this_thread(), False, False
 
 
 def _traced_coroutine(

@@ -93,20 +93,24 @@ _FAST = _GIL and _mapping_identity_works()
 
 def carry_back(
     callee: contextvars.Context, before: contextvars.Context, *, thread_critical: bool = True
-) -> None:
+) -> bool:
     """Set in the current context every variable that ``callee`` holds differently.
 
     ``before`` is a copy of ``callee`` taken before the callee ran (both share
     one mapping then); when they still share it, nothing changed. With
     ``thread_critical=False``, thread-critical `Local` variables stay behind.
+    Returns False when the current context is sure to be unchanged.
     """
     if _FAST and _referents(callee)[-1] is _referents(before)[-1]:
-        return
+        return False
+    changed = False
     for var, value in callee.items():
         if var.get(_MISSING) is not value:
             if not thread_critical and var.name.startswith(THREAD_CRITICAL_PREFIX):
                 continue
             var.set(value)
+            changed = True
+    return changed
 
 
 def bring_in(target: contextvars.Context, source: contextvars.Context) -> bool:
@@ -133,18 +137,18 @@ class TaskContext:
     Attributes:
         ctx: the shared Context, or None while a call runs in it (taken), after
             a call was abandoned in it, or before the first call ended.
-        snapshot: a copy of the task's own context made right after the last
-            call's changes were carried back (shares its mapping until the
-            task sets something).
+        mapping: the task's own context's mapping right after the last call's
+            changes were carried back (it stays that very object until the
+            task sets something), or None when unknown.
         ref: a weak reference to the task; its callback drops the entry.
     """
 
-    __slots__ = ("ctx", "ref", "snapshot")
+    __slots__ = ("ctx", "mapping", "ref")
 
     def __init__(self, task: asyncio.Task[Any]) -> None:
         key = id(task)
         self.ctx: contextvars.Context | None = None
-        self.snapshot: contextvars.Context | None = None
+        self.mapping: object = None
         # Keyed by id: the callback runs when the task is freed, before the id
         # can be reused. It holds only the key (no cycle keeps the values alive).
         self.ref = weakref.ref(task, lambda _ref: _task_contexts.pop(key, None))
@@ -170,20 +174,28 @@ def take_hop_context(
     if shared is None:  # in use, or abandoned in use: a fresh copy (see the module docs)
         return caller, entry
     entry.ctx = None
-    snapshot = entry.snapshot
-    if _FAST and _referents(caller)[-1] is _referents(snapshot)[-1]:
+    mapping = entry.mapping
+    if mapping is not None and _referents(caller)[-1] is mapping:
         return shared, entry  # the caller changed nothing since the last call
+    entry.mapping = None
     if bring_in(shared, caller):
         return shared, entry
     return caller, entry  # the shared one holds a variable the caller dropped
 
 
-def give_back(entry: TaskContext, ctx: contextvars.Context) -> None:
-    """After a call ended in ``ctx`` and its changes were carried back: share ``ctx`` next."""
+def give_back(entry: TaskContext, ctx: contextvars.Context, changed: bool) -> None:
+    """After a call ended in ``ctx`` and its changes were carried back: share ``ctx`` next.
+
+    ``changed``: what `carry_back` returned. When it changed nothing and the
+    call took the unchanged path, the recorded mapping is still the task's.
+    """
+    if not changed and entry.mapping is not None:
+        entry.ctx = ctx
+        return
     snapshot = _copy_context()
     # Equal sizes: every caller variable is in ``ctx`` with the same value (the
     # carry back just made them equal); else the caller gained a variable
     # meanwhile and the next call takes a fresh copy.
     if len(snapshot) == len(ctx):
         entry.ctx = ctx
-        entry.snapshot = snapshot
+        entry.mapping = _referents(snapshot)[-1] if _FAST else None

@@ -31,6 +31,17 @@ in use on its thread: nothing is carried back from it). Abandoned calls are coun
 `asgibridge.instrumentation.stats()`). The function can stop early by
 calling `asgibridge.sync.check_cancelled()` (see `_cancellation`).
 
+Context: the function runs in its task's *hop context*, one Context shared
+by the task's consecutive calls and brought up to date with the caller's
+values first (`_context.take_hop_context`; asgiref issue #534: a token made
+in one call resets in the next), or in ``context=`` when given. Its changes
+are carried back to the caller after it ends.
+
+APM hooks: a ``thread_handler`` patched on the class or overridden in a
+subclass (checked per call: ``type(self).thread_handler`` is not the base
+class's function) is called as asgiref calls it, on the function's thread,
+with ``(loop, exc_info, task_context, func, child)``.
+
 Instrumentation: when ``_state.traced`` is set (hop listeners, thread
 handlers or a hang deadline), ``__call__`` takes `_traced_call` instead,
 which builds a `Hop` with tracing data and, with a deadline, arms a `Watchdog`.
@@ -172,9 +183,9 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
             # client left). An abandoned call's context changes are dropped with
             # its outcome.
             if before is not None and hop.finished:
-                carry_back(ctx, before)
+                changed = carry_back(ctx, before)
                 if shared is not None:
-                    _give_back(shared, ctx)
+                    _give_back(shared, ctx, changed)
 
     async def _traced_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """`__call__` with hop listeners, thread handlers and the hang watchdog."""
@@ -202,9 +213,9 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
             if watchdog is not None:
                 watchdog.cancel()
             if before is not None and hop.finished:  # see __call__
-                carry_back(ctx, before)
+                changed = carry_back(ctx, before)
                 if shared is not None:
-                    _give_back(shared, ctx)
+                    _give_back(shared, ctx, changed)
 
     def _target(self, loop: asyncio.AbstractEventLoop) -> Target:
         if self._thread_sensitive:
