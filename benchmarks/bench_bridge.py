@@ -142,8 +142,13 @@ def _time_calls(call: Callable[[], Any], n: int) -> float:
     return _perf_counter() - start
 
 
-def _s2a_once(thread_sensitive: bool, *, many_vars: bool = False) -> Timed:
-    """``await sync_to_async(f)()`` with the wrapper built once per batch."""
+def _s2a_once(thread_sensitive: bool, *, many_vars: bool = False, churn: bool = False) -> Timed:
+    """``await sync_to_async(f)()`` with the wrapper built once per batch.
+
+    ``churn``: the caller sets a ContextVar before each call, so the call's
+    context must take a change in (asgibridge: its task's shared hop context
+    is brought up to date, one pass over the caller's variables).
+    """
 
     def timed(impl: str, n: int) -> float:
         sync = _bridge(impl)
@@ -153,6 +158,13 @@ def _s2a_once(thread_sensitive: bool, *, many_vars: bool = False) -> Timed:
                 for i, var in enumerate(_VARS):
                     var.set(i)
             call = sync.sync_to_async(f, thread_sensitive=thread_sensitive)
+            if churn:
+                plain, first = call, _VARS[0]
+
+                async def call() -> Any:
+                    first.set(object())
+                    return await plain()
+
             assert await call() == 1
             return await _time_awaits(call, n)
 
@@ -369,6 +381,11 @@ ROWS: list[Row] = [
         "same (thread_sensitive=True) with 100 ContextVars set in the caller",
         0.40,
         _per_op("s2a-vars", _s2a_once(True, many_vars=True)),
+    ),
+    Row(
+        "same (100 ContextVars) with the caller setting one of them before each call",
+        0.45,
+        _per_op("s2a-churn", _s2a_once(True, many_vars=True, churn=True)),
     ),
     Row(
         "`sync_to_async(f)()` building the wrapper each call (how Django calls it)",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ._alias_hooks import announce
 from ._errors import AsgirefAlreadyImportedError
 
 __all__ = ("PUBLIC_MODULES", "install_as_asgiref")
@@ -71,6 +72,5 @@ def install_as_asgiref() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"asgibridge.{name}":
                 raise
-    sys.modules["asgiref"] = package
-    for name, module in modules.items():
-        sys.modules[f"asgiref.{name}"] = module
+    # Through the finders, so that import hooks set earlier (APM agents) fire (issue 15).
+    announce({"asgiref": package, **{f"asgiref.{n}": m for n, m in modules.items()}})

@@ -8,7 +8,9 @@ Theory of operation (where the coroutine runs):
    The task is registered with the hop so that cancelling the outer awaiting
    task reaches it.
 2. Else, inside ``with AsyncSingleThreadContext()``: on that context's loop.
-3. Else: on this thread's persistent loop (`_loops`), reused across calls.
+3. Else, with ``configure(loop_per_call=True)`` (asgiref's behaviour): on a
+   new loop on a new thread, closed before the call returns.
+4. Else: on this thread's persistent loop (`_loops`), reused across calls.
    What the call leaves running is cancelled when it ends, as ``asyncio.run``
    does. A nested call on a thread whose loop is busy (force_new_loop inside
    thread-sensitive work) gets a temporary loop, so it cannot cancel the outer
@@ -31,6 +33,7 @@ reports the call to the hop listeners.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import sys
 import time
@@ -53,7 +56,7 @@ from ._coroutines import (
 from ._executor import CurrentThreadExecutor
 from ._hooks import HopInfo, emit_end, emit_start, note_thread
 from ._hop import current_exception
-from ._loops import LoopThread, loop_for_this_thread
+from ._loops import LoopThread, loop_for_this_thread, temporary_loop, wait_closed
 
 __all__ = ("AsyncToSync", "async_to_sync")
 
@@ -132,8 +135,9 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             hop = None
         loop_thread: LoopThread | None = None
         keeps_thread_critical = True  # see carry_back below
+        per_call = False
         if hop is None:
-            loop_thread, keeps_thread_critical = _own_loop_thread()
+            loop_thread, keeps_thread_critical, per_call = _own_loop_thread()
             loop = loop_thread.loop
         else:
             loop = hop.loop
@@ -144,10 +148,7 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             before = ctx.copy()
             call = AsyncCall(loop, ctx, executor, hop, loop_thread, current_exception())
             try:
-                if _state.traced:  # the one check the plain path pays for instrumentation
-                    call.prepare(_traced_coroutine(self, args, kwargs, loop))
-                else:
-                    call.prepare(self.awaitable(*args, **kwargs))
+                call.prepare(self._coroutine(call, args, kwargs, loop))
                 call.cancel_leftovers = self._cancel_leftovers
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
@@ -157,6 +158,8 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
                 if loop_thread is not None:
                     _loop_executors.pop(loop, None)
                     loop_thread.release()
+                    if per_call:  # asgiref's: the loop is closed when the call returns
+                        wait_closed(loop_thread)
                 # On a per-thread persistent loop, what the coroutine kept
                 # thread-critical ends with the call (see _own_loop_thread).
                 # A call the caller gave up on may still run in its context:
@@ -175,23 +178,113 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
             return self
         return bind_method(self.__call__, parent, self.awaitable, is_async=False)
 
+    def _coroutine(
+        self,
+        call: AsyncCall,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> Awaitable[Any]:
+        """What the call's task runs (caller thread)."""
+        if _state.traced:  # the one check the plain path pays for instrumentation
+            awaitable = _traced_coroutine(self, args, kwargs, loop)
+        else:
+            awaitable = self.awaitable(*args, **kwargs)
+        # A main_wrap patched on the class (New Relic) or overridden in a
+        # subclass wraps the coroutine, as asgiref calls it: one identity check.
+        if type(self).main_wrap is not _plain_main_wrap:
+            awaitable = _through_main_wrap(self, call, awaitable)
+        return awaitable
+
+    async def main_wrap(
+        self,
+        call_result: concurrent.futures.Future[_R],
+        exc_info: Any,
+        task_context: list[asyncio.Task[Any]] | None,
+        context: list[contextvars.Context],
+        awaitable: Awaitable[_R],
+    ) -> None:
+        """Run the call's coroutine and report its outcome (asgiref's hook; patch or override it).
+
+        Called on the caller's thread, in the caller's context, once per call,
+        with asgiref's arguments; the coroutine it returns runs as the call's
+        task, in the call's context. The plain class never calls it (the
+        runtime does the same work inline); it is called only when patched
+        on the class (New Relic) or overridden in a subclass.
+
+        Args:
+            call_result: a `concurrent.futures.Future` that must receive the
+                outcome (`set_result` / `set_exception`).
+            exc_info: ``sys.exc_info()`` of the caller; the runtime already
+                shows it to the coroutine, this method need not raise it.
+            task_context: the list of tasks the enclosing sync_to_async call
+                forwards its cancellation to, or None; the runtime registers
+                the call's task there itself.
+            context: a one-item list: the call's context; set ``context[0]``
+                to the context whose changes go back to the caller.
+            awaitable: the coroutine of the wrapped async function.
+        """
+        __traceback_hide__ = True
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            call_result.set_exception(exc)
+        else:
+            call_result.set_result(result)
+        finally:
+            context[0] = contextvars.copy_context()
+
     def _hop_info(self, loop: asyncio.AbstractEventLoop) -> HopInfo:
         """What the hop listeners are told this call is (a streaming bridge overrides it)."""
         return HopInfo(self.awaitable, "async_to_sync", loop, submitted_at=time.perf_counter())
 
 
-def _own_loop_thread() -> tuple[LoopThread, bool]:
-    """The loop for a call with no usable outer loop, and whether it is the context's.
+# The base class's own hook: while ``type(self).main_wrap`` is this very
+# function, nobody patched or overrode it and the call takes the direct path.
+_plain_main_wrap = AsyncToSync.main_wrap
+
+
+def _through_main_wrap(
+    wrapper: AsyncToSync[..., Any], call: AsyncCall, awaitable: Awaitable[Any]
+) -> Awaitable[Any]:
+    """The coroutine a patched or overridden ``main_wrap`` makes of ``awaitable``.
+
+    Caller thread, caller's context (asgiref's order: the wrapped function's
+    coroutine first, then ``main_wrap``). The outcome comes back through the
+    future it is given, the context through ``context[0]`` (`AsyncCall`).
+    """
+    reported: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    box = [call.ctx]
+    call.reported, call.context_box = reported, box
+    exc = call.exc
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else (None, None, None)
+    hop = call.hop
+    task_context: list[asyncio.Task[Any]] | None = None
+    if hop is not None:
+        # The call's task is registered there by `AsyncCall.start`; created
+        # here on the hop's own thread, before the loop can touch it.
+        if hop.inner_tasks is None:
+            hop.inner_tasks = []
+        task_context = hop.inner_tasks
+    return wrapper.main_wrap(reported, exc_info, task_context, box, awaitable)
+
+
+def _own_loop_thread() -> tuple[LoopThread, bool, bool]:
+    """The loop for a call with no usable outer loop, whether it is the context's, and per call.
 
     The second value says if thread-critical `Local` values the coroutine
     keeps may outlive the call: yes on an AsyncSingleThreadContext's thread
     (asgiref too runs every call of the context there); no on the calling
     thread's persistent loop, which stands in for asgiref's new thread per call.
+    The third says the loop is the call's own (``loop_per_call``): it is
+    closed before the call returns.
     """
     context: Any = _single_thread_context.get(None)
     if context is not None:
-        return context._lease(), True
-    return loop_for_this_thread(), False
+        return context._lease(), True, False
+    if _state.config["loop_per_call"]:
+        return temporary_loop("async_to_sync, loop per call"), False, True
+    return loop_for_this_thread(), False, False
 
 
 def _traced_coroutine(

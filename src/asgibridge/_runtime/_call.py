@@ -35,6 +35,7 @@ traceback. The caller's health check runs on its own thread and only reads.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import sys
 import threading
@@ -119,6 +120,7 @@ class AsyncCall:
         "abandoned",
         "cancel_leftovers",
         "captured",
+        "context_box",
         "coro",
         "ctx",
         "exc",
@@ -129,6 +131,7 @@ class AsyncCall:
         "loop_ident",
         "loop_thread",
         "outcome",
+        "reported",
         "started_at",
         "stopped_seen",
         "task",
@@ -164,6 +167,10 @@ class AsyncCall:
         self.cancel_leftovers = True
         self.finished_waiting = False
         self.loop_ident: int | None = None  # the loop's thread, once the call started
+        # Set when a patched or overridden ``main_wrap`` runs the call: it
+        # reports the outcome into ``reported`` and the context into ``context_box``.
+        self.reported: concurrent.futures.Future[Any] | None = None
+        self.context_box: list[contextvars.Context] | None = None
 
     # -- caller thread, before scheduling ---------------------------------------
 
@@ -286,10 +293,19 @@ class AsyncCall:
             pass  # the loop is closed: the task will never run again
 
     def result_context(self) -> contextvars.Context:
+        box = self.context_box
+        if box is not None:
+            return box[0]
         return self.captured if self.captured is not None else self.ctx
 
     def result(self) -> Any:
         result, exc = self.outcome
+        reported = self.reported
+        if reported is not None and exc is None:
+            # The task was a main_wrap: its outcome is what it reported.
+            if not reported.done():
+                raise RuntimeError("AsyncToSync.main_wrap returned without reporting an outcome")
+            return reported.result()
         if exc is not None:
             raise exc
         return result

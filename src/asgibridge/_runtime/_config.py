@@ -30,8 +30,10 @@ class Option:
 
     Attributes:
         kind: ``"seconds"`` (a positive finite number), ``"count"`` (an int
-            >= ``minimum``), ``"choice"`` (one of ``choices``) or
-            ``"factory"`` (an event loop factory: a callable or a loop name).
+            >= ``minimum``), ``"choice"`` (one of ``choices``), ``"flag"``
+            (a bool; in the environment ``1``/``true``/``yes``/``on`` or
+            ``0``/``false``/``no``/``off``) or ``"factory"`` (an event loop
+            factory: a callable or a loop name).
         default: the value when neither ``configure`` nor the environment sets it.
         env: the environment variable read at import, or None.
         optional: None is allowed (it turns the feature off).
@@ -54,6 +56,8 @@ class Option:
             text = "a positive number of seconds"
         elif self.kind == "count":
             text = f"an integer >= {self.minimum}"
+        elif self.kind == "flag":
+            text = "True or False (environment: 1/true/yes/on or 0/false/no/off)"
         else:
             text = " or ".join(repr(choice) for choice in self.choices)
         return f"{text} or None" if self.optional else text
@@ -80,7 +84,15 @@ OPTIONS: Mapping[str, Option] = {
     # Seconds the end of an async_to_sync call waits for the tasks it left
     # running to finish after cancelling them, before it warns and returns.
     "leftover_timeout": Option("seconds", 2.0, "ASGIBRIDGE_LEFTOVER_TIMEOUT"),
+    # asgiref's loops: each top-level async_to_sync call from a plain thread
+    # runs on a new loop (on a new thread), closed before the call returns,
+    # instead of the calling thread's persistent loop (for per-loop state
+    # that must die with the call: channels_redis' layers, loop-keyed caches).
+    "loop_per_call": Option("flag", False, "ASGIBRIDGE_LOOP_PER_CALL"),
 }
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _check(name: str, value: Any, option: Option, source: str) -> Any:
@@ -90,6 +102,8 @@ def _check(name: str, value: Any, option: Option, source: str) -> Any:
         raise ConfigTypeError(f"{source} must be {option.describe()}, not None")
     if option.kind == "factory":
         return _check_factory(value, option, source)
+    if option.kind == "flag":
+        return _check_flag(value, option, source)
     if option.kind == "choice":
         if not isinstance(value, str):
             raise ConfigTypeError(
@@ -113,6 +127,14 @@ def _check(name: str, value: Any, option: Option, source: str) -> Any:
     if not (value > 0 and math.isfinite(value)):
         raise ConfigValueError(f"{source} must be {option.describe()}, not {value!r}")
     return float(value)
+
+
+def _check_flag(value: Any, option: Option, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigTypeError(
+            f"{source} must be {option.describe()}, not {type(value).__name__} {value!r}"
+        )
+    return value
 
 
 def _check_factory(value: Any, option: Option, source: str) -> Any:
@@ -141,6 +163,10 @@ def _parse(raw: str, option: Option) -> Any:
         return None
     if option.kind in ("choice", "factory"):
         return raw.strip()
+    if option.kind == "flag":
+        word = raw.strip().lower()
+        # Anything else is reported by _check as the wrong type, with the option's name.
+        return True if word in _TRUE else False if word in _FALSE else raw
     try:
         return int(raw) if option.kind == "count" else float(raw)
     except ValueError:

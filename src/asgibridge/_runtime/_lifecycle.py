@@ -47,7 +47,11 @@ def configure(**options: Any) -> dict[str, Any]:
             and ``loop_idle_timeout`` (seconds an idle pool thread or
             persistent loop lingers; 30.0), ``leftover_timeout`` (seconds the
             end of an async_to_sync call waits for tasks it left running to
-            honour their cancellation before it warns and returns; 2.0).
+            honour their cancellation before it warns and returns; 2.0),
+            ``loop_per_call`` (True: asgiref's new event loop for each
+            top-level async_to_sync call from a plain thread, closed before
+            the call returns, instead of the thread's persistent loop; env
+            ``ASGIBRIDGE_LOOP_PER_CALL=1``; default False).
             Each has an environment variable ``ASGIBRIDGE_<NAME>`` (upper
             case) read at import, checked the same way.
 

@@ -26,6 +26,9 @@ Theory of operation:
   BaseException escape it (asyncio re-raises KeyboardInterrupt and
   SystemExit from tasks out of the loop); the exception is logged and
   counted, and the task that raised it already carries it as its outcome.
+- With ``loop_per_call`` (asgiref's behaviour, opt-in) a top-level call
+  from a plain thread gets a `temporary_loop` instead, and the call returns
+  only once that loop is closed (`wait_closed`, with a deadline).
 - On stop the loop cancels what is left (waiting at most ``leftover_timeout``
   for tasks that ignore cancellation), finalizes async generators, shuts
   down its default executor and closes, as ``asyncio.run`` does at its end.
@@ -54,7 +57,7 @@ from ._hang_report import logger
 from ._stats import count, unhandled
 from ._supervise import PREFIX, new_thread, start_thread
 
-__all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop")
+__all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop", "wait_closed")
 
 _names = itertools.count(1)
 # The clock of idle bookkeeping (a module attribute so tests can drive it).
@@ -279,6 +282,32 @@ def temporary_loop(purpose: str) -> LoopThread:
     loop_thread = LoopThread(purpose, temporary=True)
     loop_thread.acquire(call=True)
     return loop_thread
+
+
+def wait_closed(loop_thread: LoopThread) -> bool:
+    """Wait until a stopping loop thread has closed its loop; False if the deadline passed.
+
+    The deadline covers the loop's end (`_finalize_loop`): twice
+    ``leftover_timeout`` (the call's leftovers, then the loop's) plus
+    ``health_interval`` for async generators and the default executor. Past
+    it the loop is named in a warning and left to finish on its own.
+    """
+    config = _state.config
+    deadline = 2 * config["leftover_timeout"] + config["health_interval"]
+    thread = loop_thread.thread
+    if thread is threading.current_thread():
+        return False
+    thread.join(deadline)
+    if not thread.is_alive():
+        return True
+    logger.warning(
+        "asgibridge: the event loop of %s (loop_per_call) was still closing %gs after its "
+        "call returned: an async generator's cleanup or a default-executor thread does not "
+        "finish. The call returns; the loop closes when they do.",
+        thread.name,
+        deadline,
+    )
+    return False
 
 
 def loop_for_this_thread() -> LoopThread:

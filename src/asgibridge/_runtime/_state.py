@@ -43,6 +43,7 @@ __all__ = (
     "single_thread_context",
     "stats_lock",
     "sticky_pool",
+    "task_contexts",
     "sync_worker",
     "thread_handlers",
     "thread_sensitive_context",
@@ -194,6 +195,16 @@ traced: bool = config["hang_timeout"] is not None
 abandoned_by_name: dict[str, int] = {}
 
 
+# The hop context of each task that awaited a sync_to_async call (a
+# `_context.TaskContext`: the Context its consecutive calls share, asgiref
+# issue #534), by ``id(task)``. Scope: process (each entry belongs to one
+# task and is read and written on that task's loop thread only). Writers:
+# `_context.take_hop_context` (adds an entry at a task's first call) and the
+# entry's weak-reference callback (removes it when the task is freed, from
+# whatever thread frees it). Reset: the task's death. Fork: cleared.
+task_contexts: dict[int, Any] = {}
+
+
 def _after_fork_in_child() -> None:
     # Hazard (fork): the threads behind these objects do not exist in the child;
     # using them would hang forever. Drop them; they are rebuilt lazily.
@@ -210,6 +221,7 @@ def _after_fork_in_child() -> None:
     for key in counters:
         counters[key] = 0
     abandoned_by_name.clear()
+    task_contexts.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

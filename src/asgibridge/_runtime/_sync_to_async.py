@@ -31,6 +31,17 @@ in use on its thread: nothing is carried back from it). Abandoned calls are coun
 `asgibridge.instrumentation.stats()`). The function can stop early by
 calling `asgibridge.sync.check_cancelled()` (see `_cancellation`).
 
+Context: the function runs in its task's *hop context*, one Context shared
+by the task's consecutive calls and brought up to date with the caller's
+values first (`_context.take_hop_context`; asgiref issue #534: a token made
+in one call resets in the next), or in ``context=`` when given. Its changes
+are carried back to the caller after it ends.
+
+APM hooks: a ``thread_handler`` patched on the class or overridden in a
+subclass (checked per call: ``type(self).thread_handler`` is not the base
+class's function) is called as asgiref calls it, on the function's thread,
+with ``(loop, exc_info, task_context, func, child)``.
+
 Instrumentation: when ``_state.traced`` is set (hop listeners, thread
 handlers or a hang deadline), ``__call__`` takes `_traced_call` instead,
 which builds a `Hop` with tracing data and, with a deadline, arms a `Watchdog`.
@@ -48,7 +59,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .._errors import SyncToAsyncTypeError
 from . import _state
-from ._context import carry_back
+from ._context import TaskContext, carry_back, give_back, take_hop_context
 from ._coroutines import (
     COROUTINE_MARKER_ITEMS,
     WrapperMeta,
@@ -66,7 +77,8 @@ __all__ = ("SyncToAsync", "sync_to_async")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-_copy_context = contextvars.copy_context
+_take_hop_context = take_hop_context
+_give_back = give_back
 _NOT_BOUND = object()
 _get_running_loop = asyncio.get_running_loop
 _current_task = asyncio.current_task
@@ -98,7 +110,6 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
 
     # asgiref exposes this ContextVar as a class attribute; code reads it.
     thread_sensitive_context = _state.thread_sensitive_context
-    _custom_handler = False
 
     def __init__(
         self,
@@ -130,12 +141,6 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         if bound_to is not _NOT_BOUND:
             self.__self__ = bound_to
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # A subclass overriding thread_handler (Channels' DatabaseSyncToAsync)
-        # is honoured; the plain class takes the direct path.
-        cls._custom_handler = cls.thread_handler is not SyncToAsync.thread_handler
-
     async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         __traceback_hide__ = True
         if _state.traced:  # the one check the plain path pays for instrumentation
@@ -149,13 +154,18 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         else:
             target = nonsensitive_target(loop)
         own_context = self.context
-        ctx = _copy_context() if own_context is None else own_context
         # The awaiting task, recorded now: check_cancelled/time_left need it even
         # if the function starts before this task reaches its await.
-        hop = Hop(
-            loop, ctx, self.func, args, kwargs, current_exception(), None, _current_task(loop)
-        )
-        if self._custom_handler:
+        task = _current_task(loop)
+        shared: TaskContext | None = None
+        if own_context is None:
+            ctx, shared = _take_hop_context(task)  # the task's calls share one (see _context)
+        else:
+            ctx = own_context
+        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), None, task)
+        # A thread_handler patched on the class (New Relic) or overridden in a
+        # subclass (Channels) is called as asgiref calls it: one identity check.
+        if type(self).thread_handler is not _plain_thread_handler:
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
         target._put(hop)
@@ -173,7 +183,9 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
             # client left). An abandoned call's context changes are dropped with
             # its outcome.
             if before is not None and hop.finished:
-                carry_back(ctx, before)
+                changed = carry_back(ctx, before)
+                if shared is not None:
+                    _give_back(shared, ctx, changed)
 
     async def _traced_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """`__call__` with hop listeners, thread handlers and the hang watchdog."""
@@ -181,12 +193,15 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         loop = _get_running_loop()
         target = self._target(loop)
         own_context = self.context
-        ctx = _copy_context() if own_context is None else own_context
+        task = _current_task(loop)
+        shared: TaskContext | None = None
+        if own_context is None:
+            ctx, shared = _take_hop_context(task)  # see __call__
+        else:
+            ctx = own_context
         info = HopInfo(self.func, "sync_to_async", loop, submitted_at=time.perf_counter())
-        hop = Hop(
-            loop, ctx, self.func, args, kwargs, current_exception(), info, _current_task(loop)
-        )
-        if self._custom_handler:
+        hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), info, task)
+        if type(self).thread_handler is not _plain_thread_handler:  # see __call__
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
         watchdog = submit_traced(hop, target)
@@ -198,7 +213,9 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
             if watchdog is not None:
                 watchdog.cancel()
             if before is not None and hop.finished:  # see __call__
-                carry_back(ctx, before)
+                changed = carry_back(ctx, before)
+                if shared is not None:
+                    _give_back(shared, ctx, changed)
 
     def _target(self, loop: asyncio.AbstractEventLoop) -> Target:
         if self._thread_sensitive:
@@ -252,6 +269,11 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         if parent is None:
             return self
         return bind_method(self.__call__, parent, self.func, is_async=True)
+
+
+# The base class's own hook: while ``type(self).thread_handler`` is this very
+# function, nobody patched or overrode it and the call takes the direct path.
+_plain_thread_handler = SyncToAsync.thread_handler
 
 
 def _in_context(
