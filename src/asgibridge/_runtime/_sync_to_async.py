@@ -48,7 +48,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .._errors import SyncToAsyncTypeError
 from . import _state
-from ._context import carry_back
+from ._carry_back import carry_back
 from ._coroutines import (
     COROUTINE_MARKER_ITEMS,
     WrapperMeta,
