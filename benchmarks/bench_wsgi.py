@@ -268,7 +268,7 @@ def _upload_rss_growth(impl: str) -> float | None:
 
 def _asgi_to_wsgi_get(impl: str) -> float:
     if impl == "asgibridge":
-        from asgibridge.wsgi import AsgiToWsgi
+        from asgibridge.asgi_to_wsgi import AsgiToWsgi
 
         wsgi_app: Any = AsgiToWsgi(asgi_hello)
     else:  # asgiref has none: a2wsgi is the baseline of this row

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 import asgibridge
-from asgibridge._asgi._wsgi_pool import stop_adapter_pools
+from asgibridge._runtime import stop_adapter_pools
+from asgibridge.asgi_to_wsgi import AsgiToWsgi
 from asgibridge.exceptions import AppSpecError, BridgeDeadlockError
-from asgibridge.wsgi import AsgiToWsgi, WsgiToAsgi
+from asgibridge.wsgi import WsgiToAsgi
 
 Message = dict[str, Any]
 Receive = Callable[[], Any]
@@ -452,7 +453,7 @@ def test_fork_gets_a_new_loop_and_startup(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import io, os, sys
-            from asgibridge.wsgi import AsgiToWsgi
+            from asgibridge.asgi_to_wsgi import AsgiToWsgi
 
             startups = []
 

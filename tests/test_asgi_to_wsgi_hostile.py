@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi import _wsgi_exchange
-from asgibridge._asgi._wsgi_pool import stop_adapter_pools
+from asgibridge._asgi.wsgi import exchange as wsgi_exchange
+from asgibridge._runtime import stop_adapter_pools
+from asgibridge.asgi_to_wsgi import AsgiToWsgi
 from asgibridge.exceptions import AppSpecError
-from asgibridge.wsgi import AsgiToWsgi
 
 Message = dict[str, Any]
 WAIT = 10.0
@@ -76,7 +76,7 @@ def test_tiny_body_messages_are_held_back_while_the_server_stalls(
     adapters: list[AsgiToWsgi], body: bytes
 ) -> None:
     sent = [0]
-    total = 20 * _wsgi_exchange.MAX_MESSAGES
+    total = 20 * wsgi_exchange.MAX_MESSAGES
 
     async def app(scope: Message, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -94,7 +94,7 @@ def test_tiny_body_messages_are_held_back_while_the_server_stalls(
     exchange = response._exchange  # type: ignore[attr-defined]
     blocked = _on_loop(adapter, lambda: exchange.credit_waiter is not None)
     assert blocked
-    assert sent[0] <= _wsgi_exchange.MAX_MESSAGES + 1
+    assert sent[0] <= wsgi_exchange.MAX_MESSAGES + 1
     rest = b"".join(iterator)  # the server reads again: the app finishes
     assert rest == body * total + b"end"
     assert sent[0] == total

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi._check_report import HTTP_EXTENSIONS, ClientGone
+from asgibridge._asgi.check.report import HTTP_EXTENSIONS, ClientGone
 from asgibridge._cli import main
 from asgibridge.validation import RULES, run_check
 

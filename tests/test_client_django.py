@@ -63,7 +63,7 @@ django.setup()
 
 from django.core.asgi import get_asgi_application
 from asgibridge.lifespan import LifespanMiddleware, LifespanUnsupportedError
-from asgibridge.testing import TestClient
+from asgibridge.testclient import TestClient
 
 from asgibridge.exceptions import AppSpecError
 

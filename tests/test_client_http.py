@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from asgibridge.exceptions import ApplicationTimeoutError, AppSpecError
-from asgibridge.testing import AsyncTestClient, ClientDisconnected, TestClient
+from asgibridge.testclient import AsyncTestClient, ClientDisconnected, TestClient
 
 Scope = dict[str, Any]
 

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 import asgibridge
-from asgibridge._asgi._client_exchange import HIGH_WATER, Body, HttpExchange
-from asgibridge._asgi._client_portal import Portal
+from asgibridge._asgi.testing.exchange import HIGH_WATER, Body, HttpExchange
+from asgibridge._runtime import Portal
 from asgibridge.exceptions import (
     ApplicationTimeoutError,
     BridgeDeadlockError,
     ClientDisconnected,
     LoopUnavailableError,
 )
-from asgibridge.testing import TestClient
+from asgibridge.testclient import TestClient
 
 Scope = dict[str, Any]
 
@@ -106,7 +106,7 @@ def test_httpx_is_imported_only_when_a_client_is_used() -> None:
     import sys
 
     code = (
-        "import sys, asgibridge.testing as t\n"
+        "import sys, asgibridge.testclient as t\n"
         "assert 'httpx' not in sys.modules\n"
         "t.TestClient\n"
         "assert 'httpx' in sys.modules\n"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from asgibridge.lifespan import LifespanStartupError, LifespanUnsupportedError
-from asgibridge.testing import AsyncTestClient, TestClient
+from asgibridge.testclient import AsyncTestClient, TestClient
 
 Scope = dict[str, Any]
 

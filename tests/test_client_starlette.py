@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, StreamingRespon
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from asgibridge.testing import (
+from asgibridge.testclient import (
     AsyncTestClient,
     ClientDisconnected,
     TestClient,

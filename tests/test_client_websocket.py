@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi import _client_websocket
+from asgibridge._asgi.testing import websocket as client_websocket
 from asgibridge.exceptions import (
     ApplicationTimeoutError,
     ClientDisconnected,
     WebSocketClosed,
     WebSocketDenied,
 )
-from asgibridge.testing import AsyncTestClient, TestClient
+from asgibridge.testclient import AsyncTestClient, TestClient
 
 Scope = dict[str, Any]
 
@@ -244,7 +244,7 @@ def stubborn_app(release: list[asyncio.Event]) -> Any:
 async def test_app_ignoring_close_and_cancellation_is_reported_async(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_client_websocket, "_CANCEL_GRACE", 0.05)
+    monkeypatch.setattr(client_websocket, "_CANCEL_GRACE", 0.05)
     release: list[asyncio.Event] = []
     async with AsyncTestClient(stubborn_app(release), timeout=0.05) as client:
         session = client.websocket_connect("/ws")
@@ -262,7 +262,7 @@ async def test_app_ignoring_close_and_cancellation_is_reported_async(
 def test_app_ignoring_close_and_cancellation_is_reported_sync(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_client_websocket, "_CANCEL_GRACE", 0.05)
+    monkeypatch.setattr(client_websocket, "_CANCEL_GRACE", 0.05)
     release: list[asyncio.Event] = []
     with TestClient(stubborn_app(release), timeout=0.05) as client:
         session = client.websocket_connect("/ws")

@@ -150,9 +150,9 @@ async def test_wait_timeout_cancels_and_raises_timeout_error() -> None:
 async def test_app_ignoring_cancellation_is_reported_not_hung(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from asgibridge._asgi import _communicator
+    from asgibridge._runtime import _tasks
 
-    monkeypatch.setattr(_communicator, "_STOP_GRACE", 0.05)
+    monkeypatch.setattr(_tasks, "STOP_GRACE", 0.05)
     release = asyncio.Event()
 
     async def stubborn(scope: Scope, receive: Any, send: Any) -> None:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from asgibridge.sync import async_to_sync, check_cancelled, sync_to_async, time_left
+from asgibridge.cancellation import check_cancelled, time_left
+from asgibridge.sync import async_to_sync, sync_to_async
 from asgibridge.timeout import timeout as bridge_timeout
 
 needs_timeout = pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is 3.11+")
@@ -163,7 +164,7 @@ async def test_time_left_takes_the_nearest_deadline() -> None:
 @pytest.mark.asyncio
 @needs_timeout  # Task.cancelling() is 3.11+
 async def test_check_cancelled_in_a_generator_follows_the_consumer() -> None:
-    from asgibridge.sync import sync_iter_to_async
+    from asgibridge.iterators import sync_iter_to_async
 
     produced = threading.Event()
     cancelled = threading.Event()
@@ -199,7 +200,7 @@ async def test_check_cancelled_in_a_generator_follows_the_consumer() -> None:
 
 @pytest.mark.asyncio
 async def test_check_cancelled_in_a_generator_of_a_live_consumer_does_nothing() -> None:
-    from asgibridge.sync import sync_iter_to_async
+    from asgibridge.iterators import sync_iter_to_async
 
     def rows() -> Iterator[int]:
         for i in range(3):
@@ -212,7 +213,7 @@ async def test_check_cancelled_in_a_generator_of_a_live_consumer_does_nothing() 
 @pytest.mark.asyncio
 @needs_timeout
 async def test_time_left_in_a_generator_is_the_consumers_deadline() -> None:
-    from asgibridge.sync import sync_iter_to_async
+    from asgibridge.iterators import sync_iter_to_async
 
     def budgets() -> Iterator[float | None]:
         yield time_left()

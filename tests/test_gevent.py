@@ -81,9 +81,8 @@ def test_patching_without_threads_runs_the_bridge() -> None:
         monkey.patch_all(thread=False, queue=False, select=False)
         import asyncio, threading
         import asgibridge
-        from asgibridge.sync import (
-            async_iter_to_sync, async_to_sync, sync_iter_to_async, sync_to_async,
-        )
+        from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
+        from asgibridge.sync import async_to_sync, sync_to_async
 
         async def inner():
             await asyncio.sleep(0)
@@ -131,7 +130,8 @@ def test_patching_queues_or_selectors_alone_also_fails_at_first_use() -> None:
         from gevent import monkey
         monkey.patch_all(thread=False)
         from asgibridge.exceptions import GreenThreadsError
-        from asgibridge.sync import sync_iter_to_async, async_to_sync
+        from asgibridge.iterators import sync_iter_to_async
+        from asgibridge.sync import async_to_sync
 
         async def consume():
             return [i async for i in sync_iter_to_async(range(3))]
@@ -154,9 +154,8 @@ EVENTLET_CHILD = """
     import asyncio, threading
     import asgibridge
     from asgibridge.exceptions import GreenThreadsError
-    from asgibridge.sync import (
-        async_iter_to_sync, async_to_sync, sync_iter_to_async, sync_to_async,
-    )
+    from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
+    from asgibridge.sync import async_to_sync, sync_to_async
 
     async def inner():
         await asyncio.sleep(0)

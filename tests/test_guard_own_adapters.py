@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from asgibridge.asgi_to_wsgi import AsgiToWsgi
 from asgibridge.lifespan import LifespanManager, LifespanMiddleware
 from asgibridge.validation import Report, guard, run_check
-from asgibridge.wsgi import AsgiToWsgi, WsgiToAsgi
+from asgibridge.wsgi import WsgiToAsgi
 
 
 def _wsgi_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -13,13 +13,8 @@ import pytest
 from asgibridge import _runtime
 from asgibridge._runtime import _state
 from asgibridge.exceptions import AsyncToSyncInLoopError, IteratorLoopChangedError
-from asgibridge.sync import (
-    ThreadSensitiveContext,
-    async_iter_to_sync,
-    async_to_sync,
-    sync_iter_to_async,
-    sync_to_async,
-)
+from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
+from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
 
 assert _runtime  # the package is imported for `_state`
 

@@ -21,7 +21,7 @@ import pytest
 from asgibridge._runtime import _state
 from asgibridge.exceptions import BridgeDeadlockError
 from asgibridge.instrumentation import HopInfo, add_hop_listener, add_thread_handler, stats
-from asgibridge.sync import async_iter_to_sync, sync_iter_to_async
+from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
 from hang_fixtures import Flag
 
 JOIN = 10.0
@@ -426,7 +426,7 @@ def test_async_iter_to_sync_stuck_item_is_logged_once_in_warn_mode(flag: Flag) -
 
 @pytest.mark.asyncio
 async def test_time_left_in_a_traced_batch_is_still_the_consumers_deadline() -> None:
-    from asgibridge.sync import time_left
+    from asgibridge.cancellation import time_left
 
     def budgets() -> Iterator[float | None]:
         yield time_left()

@@ -25,8 +25,9 @@ import pytest
 
 import asgibridge
 from asgibridge._runtime import _asyncio_private
+from asgibridge.cancellation import time_left
 from asgibridge.exceptions import ConfigTypeError, ConfigValueError
-from asgibridge.sync import async_to_sync, sync_to_async, time_left
+from asgibridge.sync import async_to_sync, sync_to_async
 
 JOIN = 10.0
 

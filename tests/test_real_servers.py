@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from asgibridge._asgi._wsgi_pool import stop_adapter_pools
+from asgibridge._runtime import stop_adapter_pools
 
 WAIT = 20.0  # seconds any single request or server stop may take
 
@@ -219,7 +219,7 @@ def test_hypercorn(tmp_path: Path) -> None:
 ASGI_APP = """
 import asyncio, os
 from pathlib import Path
-from asgibridge.wsgi import AsgiToWsgi
+from asgibridge.asgi_to_wsgi import AsgiToWsgi
 
 startups = []
 

@@ -23,7 +23,7 @@ import asgibridge
 from asgibridge._runtime._config import OPTIONS, from_environment
 from asgibridge._runtime._names import function_name, iterable_name, safe_name
 from asgibridge.exceptions import AsgiBridgeError, ConfigTypeError, ConfigValueError
-from asgibridge.sync import async_iter_to_sync, sync_iter_to_async
+from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
 
 JOIN = 10.0
 

@@ -395,7 +395,7 @@ def test_500_short_lived_calling_threads_leave_threads_and_fds_where_they_were()
 async def test_an_iterator_dropped_without_aclose_gives_its_thread_back(
     thread_sensitive: bool,
 ) -> None:
-    from asgibridge.sync import sync_iter_to_async
+    from asgibridge.iterators import sync_iter_to_async
 
     closed = threading.Event()
 

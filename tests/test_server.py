@@ -195,8 +195,8 @@ async def test_failing_exception_reporter_stops_the_server() -> None:
 def test_uses_no_deprecated_loop_api() -> None:
     import inspect
 
-    from asgibridge._asgi import _stateless_server
+    from asgibridge._asgi import server
 
-    source = inspect.getsource(_stateless_server)
+    source = inspect.getsource(server)
     for name in ("get_event_loop", "set_event_loop", "new_event_loop", "get_event_loop_policy"):
         assert name not in source

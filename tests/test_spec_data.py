@@ -9,13 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from asgibridge._asgi import _spec
-from asgibridge._asgi._spec_model import Key
-from asgibridge._asgi._validator_checks import KIND_CHECKS, VALUE_CHECKS
-from asgibridge._asgi._validator_headers import HEADER_CHECKS
+from asgibridge._asgi.spec import tables as spec
+from asgibridge._asgi.spec.model import Key
+from asgibridge._asgi.validator.checks import KIND_CHECKS, VALUE_CHECKS
+from asgibridge._asgi.validator.headers import HEADER_CHECKS
 
-ASGI_DIR = Path(_spec.__file__).parent
-SANS_IO = sorted(p for p in ASGI_DIR.glob("*.py") if p.name.startswith(("_spec", "_validator")))
+ASGI_DIR = Path(spec.__file__).parents[1]
+# The guard wraps live apps (it is the validator's middleware, not its state machines).
+SANS_IO = sorted(
+    p
+    for p in [
+        *ASGI_DIR.joinpath("spec").glob("*.py"),
+        *ASGI_DIR.joinpath("validator").glob("*.py"),
+    ]
+    if p.name != "guard.py"
+)
 FORBIDDEN = {"asyncio", "threading", "concurrent", "socket", "selectors", "anyio", "trio"}
 
 
@@ -27,11 +35,11 @@ def _all_keys() -> list[tuple[str, Key]]:
             found.append((owner, key))
             walk(f"{owner}.{key.name}", key.fields)
 
-    for scope in _spec.SCOPES.values():
+    for scope in spec.SCOPES.values():
         walk(scope.type, scope.keys)
-    for event in _spec.EVENTS.values():
+    for event in spec.EVENTS.values():
         walk(event.type, event.keys)
-    walk("tls", _spec.EXTENSIONS["tls"].fields)
+    walk("tls", spec.EXTENSIONS["tls"].fields)
     return found
 
 
@@ -44,20 +52,20 @@ def test_every_kind_and_named_check_is_implemented() -> None:
 
 
 def test_events_belong_to_their_protocol_and_name_their_extension() -> None:
-    for etype, event in _spec.EVENTS.items():
+    for etype, event in spec.EVENTS.items():
         assert etype == event.type
         assert etype.startswith(f"{event.protocol}.")
         assert event.sender in ("app", "server")
         assert event.keys[0].name == "type"
         if event.extension is not None:
-            assert etype in _spec.EXTENSIONS[event.extension].events
-    for ext in _spec.EXTENSIONS.values():
+            assert etype in spec.EXTENSIONS[event.extension].events
+    for ext in spec.EXTENSIONS.values():
         for etype in ext.events:
-            assert _spec.EVENTS[etype].extension == ext.name
+            assert spec.EVENTS[etype].extension == ext.name
 
 
 def test_every_extension_of_the_spec_is_described() -> None:
-    assert set(_spec.EXTENSIONS) == {
+    assert set(spec.EXTENSIONS) == {
         "websocket.http.response",
         "http.response.push",
         "http.response.zerocopysend",
@@ -70,8 +78,8 @@ def test_every_extension_of_the_spec_is_described() -> None:
 
 
 def test_sections_point_into_the_spec_site() -> None:
-    sections = [s.section for s in _spec.SCOPES.values()]
-    sections += [e.section for e in _spec.EVENTS.values()]
+    sections = [s.section for s in spec.SCOPES.values()]
+    sections += [e.section for e in spec.EVENTS.values()]
     for section in sections:
         assert section.url.startswith("https://asgi.readthedocs.io/en/latest/")
         assert "#" in section.url
@@ -111,27 +119,27 @@ def _key(owner: dict[str, Key] | tuple[Key, ...], name: str) -> Key:
 def test_required_optional_and_defaults_follow_the_spec_text(
     where: str, name: str, required: bool, default: object, nullable: bool
 ) -> None:
-    keys = _spec.SCOPES[where].keys if where in _spec.SCOPES else _spec.EVENTS[where].keys
+    keys = spec.SCOPES[where].keys if where in spec.SCOPES else spec.EVENTS[where].keys
     key = _key(keys, name)
     assert (key.required, key.default, key.nullable) == (required, default, nullable)
 
 
 def test_versioned_keys_carry_the_version_that_added_them() -> None:
-    assert _key(_spec.EVENTS["websocket.accept"].keys, "headers").since == "2.1"
-    assert _key(_spec.EVENTS["websocket.close"].keys, "reason").since == "2.3"
-    assert _key(_spec.EVENTS["websocket.disconnect"].keys, "reason").since == "2.5"
-    assert _spec.SPEC_VERSIONS["http"] == _spec.KNOWN_SPEC_VERSIONS["http"][-1]
+    assert _key(spec.EVENTS["websocket.accept"].keys, "headers").since == "2.1"
+    assert _key(spec.EVENTS["websocket.close"].keys, "reason").since == "2.3"
+    assert _key(spec.EVENTS["websocket.disconnect"].keys, "reason").since == "2.5"
+    assert spec.SPEC_VERSIONS["http"] == spec.KNOWN_SPEC_VERSIONS["http"][-1]
 
 
 def test_events_for_splits_by_sender() -> None:
-    app = _spec.events_for("websocket", "app")
-    server = _spec.events_for("websocket", "server")
+    app = spec.events_for("websocket", "app")
+    server = spec.events_for("websocket", "server")
     assert set(app).isdisjoint(server)
     assert set(app) | set(server) == {
-        t for t, e in _spec.EVENTS.items() if e.protocol == "websocket"
+        t for t, e in spec.EVENTS.items() if e.protocol == "websocket"
     }
     with pytest.raises(KeyError):
-        _spec.events_for("smtp", "app")
+        spec.events_for("smtp", "app")
 
 
 @pytest.mark.parametrize(
@@ -139,22 +147,23 @@ def test_events_for_splits_by_sender() -> None:
     [("2.3", (2, 3)), ("3", (3, 0)), (None, (2, 0)), ("x.y", (2, 0)), (2.3, (2, 0))],
 )
 def test_parse_version(text: object, expected: tuple[int, int]) -> None:
-    assert _spec.parse_version(text, (2, 0)) == expected
+    assert spec.parse_version(text, (2, 0)) == expected
 
 
-@pytest.mark.parametrize("path", SANS_IO, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SANS_IO, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_spec_and_validator_modules_import_no_io_machinery(path: Path) -> None:
     tree = ast.parse(path.read_text())
+    package = ["asgibridge", "_asgi", path.parent.name]
+    allowed = ("asgibridge._asgi.spec", "asgibridge._asgi.validator", "asgibridge._errors")
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:  # relative: only other sans-I/O modules or the errors leaf
-                target = node.module or ""
-                assert target.startswith(("_spec", "_validator")) or target == "_errors", (
-                    path.name,
-                    target,
-                )
+                base = package[: len(package) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+                assert target.startswith(allowed), (path.name, target)
+                assert target != "asgibridge._asgi.validator.guard", (path.name, target)
                 continue
             names = [node.module or ""]
         else:
@@ -164,9 +173,9 @@ def test_spec_and_validator_modules_import_no_io_machinery(path: Path) -> None:
 
 
 def test_validator_runs_in_a_process_without_asyncio_or_threading() -> None:
-    # Load asgibridge._asgi._validator without the package __init__ files (which
+    # Load asgibridge._asgi.validator.machines without the package __init__ files (which
     # pull in the runtime), then check what got imported.
-    src = Path(_spec.__file__).parents[2]
+    src = Path(spec.__file__).parents[2]
     code = f"""
 import sys, types
 for name, path in (("asgibridge", {str(src / "asgibridge")!r}),
@@ -175,7 +184,7 @@ for name, path in (("asgibridge", {str(src / "asgibridge")!r}),
     module.__path__ = [path]
     sys.modules[name] = module
 import importlib
-v = importlib.import_module("asgibridge._asgi._validator")
+v = importlib.import_module("asgibridge._asgi.validator.machines")
 validator = v.validator_for({{"type": "lifespan", "asgi": {{"version": "3.0"}}}})
 validator.receive({{"type": "lifespan.startup"}})
 validator.send({{"type": "lifespan.startup.complete"}})

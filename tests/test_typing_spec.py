@@ -1,4 +1,4 @@
-"""asgibridge.typing against the spec data (no drift), asgiref's names, and mypy on snippets."""
+"""asgibridge.typing and asgi_types against the spec data (no drift), asgiref's names, mypy."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any, Literal, get_args, get_origin
 
 import pytest
 
+import asgibridge.asgi_types as extra
 import asgibridge.typing as at
-from asgibridge._asgi import _spec
-from asgibridge._asgi._spec_model import Key
+from asgibridge._asgi.spec import tables as spec
+from asgibridge._asgi.spec.model import Key
 
 if sys.version_info >= (3, 11):
     from typing import get_type_hints, is_typeddict
@@ -32,15 +33,16 @@ _KIND_TYPES: dict[str, Any] = {
     "server_addr": tuple[str, int | None],
     "str_iterable": Iterable[str],
     "bytes_iterable": Iterable[bytes],
-    "file": at.SupportsFileno,
+    "file": extra.SupportsFileno,
 }
 
 
 def _typed_dicts() -> list[type]:
     return [
         obj
-        for name in at.__all__
-        if isinstance(obj := getattr(at, name), type) and is_typeddict(obj)
+        for module in (at, extra)
+        for name in module.__all__
+        if isinstance(obj := getattr(module, name), type) and is_typeddict(obj)
     ]
 
 
@@ -105,16 +107,16 @@ def test_every_event_and_scope_typeddict_matches_the_spec_data() -> None:
         literal = _type_literal(cls)
         if literal is None:
             continue
-        if literal in _spec.SCOPES:
-            _assert_matches(cls, _spec.SCOPES[literal].keys)
+        if literal in spec.SCOPES:
+            _assert_matches(cls, spec.SCOPES[literal].keys)
         else:
-            _assert_matches(cls, _spec.EVENTS[literal].keys)
+            _assert_matches(cls, spec.EVENTS[literal].keys)
         covered.add(literal)
-    assert covered == set(_spec.SCOPES) | set(_spec.EVENTS)
+    assert covered == set(spec.SCOPES) | set(spec.EVENTS)
 
 
 def test_tls_extension_typeddict_matches_the_tls_spec_data() -> None:
-    _assert_matches(at.TLSExtension, _spec.EXTENSIONS["tls"].fields)
+    _assert_matches(extra.TLSExtension, spec.EXTENSIONS["tls"].fields)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +125,7 @@ def test_tls_extension_typeddict_matches_the_tls_spec_data() -> None:
 def test_send_and_receive_unions_hold_exactly_the_spec_events(union: Any, sender: str) -> None:
     members = get_args(union)
     literals = {_type_literal(member) for member in members}
-    expected = {t for t, event in _spec.EVENTS.items() if event.sender == sender}
+    expected = {t for t, event in spec.EVENTS.items() if event.sender == sender}
     assert literals == expected
     # The data events are there as their precise variants, never the general form.
     assert at.WebSocketSendEvent not in members

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi._validator_checks_base import describe, shorten
+from asgibridge._asgi.validator.check_context import describe, shorten
 from asgibridge.exceptions import AppSpecError, AsgiSpecWarning
 from asgibridge.validation import Report, guard, run_check
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from asgi_scopes import http_scope, lifespan_scope, run, ws_scope
-from asgibridge._asgi._spec_model import Key
-from asgibridge._asgi._validator_rules import key_rule_ids
+from asgibridge._asgi.spec.model import Key
+from asgibridge._asgi.validator.rules import key_rule_ids
 from asgibridge.exceptions import AppSpecError, AsgiBridgeError, AsgiSpecError, ServerSpecError
 from asgibridge.validation import RULES, SPEC, Violation, WebSocketValidator, validator_for
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi._environ import build_environ
-from asgibridge.wsgi import AsgiToWsgi, WsgiToAsgi
+from asgibridge._asgi.wsgi.environ import build_environ
+from asgibridge.asgi_to_wsgi import AsgiToWsgi
+from asgibridge.wsgi import WsgiToAsgi
 from wsgi_harness import (  # _stop_adapter_pools: an autouse fixture
     WAIT,
     Message,

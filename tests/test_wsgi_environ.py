@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi._environ import (
+from asgibridge._asgi.wsgi.body import FileWrapper, RequestBody
+from asgibridge._asgi.wsgi.environ import (
     DuplicateHeaderError,
     HeaderTooLargeError,
     build_environ,
@@ -17,7 +18,6 @@ from asgibridge._asgi._environ import (
     environ_key,
     split_root_path,
 )
-from asgibridge._asgi._wsgi_io import FileWrapper, RequestBody
 from asgibridge.wsgi import WsgiToAsgiInstance
 
 

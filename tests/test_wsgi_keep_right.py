@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi._wsgi_pool import stop_adapter_pools
+from asgibridge._runtime import stop_adapter_pools
+from asgibridge.asgi_to_wsgi import AsgiToWsgi
 from asgibridge.exceptions import RequestBodyTooLargeError, WsgiProtocolError
-from asgibridge.wsgi import AsgiToWsgi, WsgiToAsgi
+from asgibridge.wsgi import WsgiToAsgi
 from wsgi_harness import (  # _stop_adapter_pools: an autouse fixture
     Client,
     StartResponse,

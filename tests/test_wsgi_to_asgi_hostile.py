@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi import _wsgi_admission, _wsgi_channel
+from asgibridge._asgi.wsgi import admission as wsgi_admission
+from asgibridge._asgi.wsgi import channel as wsgi_channel
 from asgibridge.exceptions import RequestBodyTimeoutError, WsgiProtocolError
 from asgibridge.instrumentation import stats
 from asgibridge.wsgi import WsgiToAsgi
@@ -134,14 +135,14 @@ async def test_a_parked_request_takes_its_slot_back_when_data_comes(
 ) -> None:
     loop = asyncio.get_running_loop()
     parked = loop.create_future()
-    original = _wsgi_admission.Admission.park
+    original = wsgi_admission.Admission.park
 
-    def park(self: _wsgi_admission.Admission) -> bool:
+    def park(self: wsgi_admission.Admission) -> bool:
         lent = original(self)
         loop.call_soon_threadsafe(_set_once, parked)
         return lent
 
-    monkeypatch.setattr(_wsgi_admission.Admission, "park", park)
+    monkeypatch.setattr(wsgi_admission.Admission, "park", park)
     client = Client(b"x" * 10, b"rest")
     gate = client.gates[1] = loop.create_future()
     adapter = WsgiToAsgi(_echo_length, max_threads=1, receive_buffer_size=4)
@@ -297,14 +298,14 @@ async def test_empty_chunks_are_held_back_while_the_client_stalls(
     # after a few of them, and back-pressure applies from there.
     loop = asyncio.get_running_loop()
     blocked = loop.create_future()
-    original = _wsgi_channel.Channel._wait_for_credit
+    original = wsgi_channel.Channel._wait_for_credit
 
-    def waiting(self: _wsgi_channel.Channel) -> None:
+    def waiting(self: wsgi_channel.Channel) -> None:
         if not blocked.done():
             loop.call_soon_threadsafe(_set_once, blocked)
         original(self)
 
-    monkeypatch.setattr(_wsgi_channel.Channel, "_wait_for_credit", waiting)
+    monkeypatch.setattr(wsgi_channel.Channel, "_wait_for_credit", waiting)
     produced = [0]
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
@@ -324,7 +325,7 @@ async def test_empty_chunks_are_held_back_while_the_client_stalls(
     task = asyncio.ensure_future(WsgiToAsgi(app)(_scope(), client.receive, send))
     try:
         await asyncio.wait_for(asyncio.gather(stalled, blocked), WAIT)
-        assert produced[0] <= _wsgi_channel.MAX_MESSAGES + 16
+        assert produced[0] <= wsgi_channel.MAX_MESSAGES + 16
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from asgibridge.exceptions import ClientDisconnected, UnsupportedScopeError
+from asgibridge.file_wrapper import FileWrapper
 from asgibridge.sync import async_to_sync
-from asgibridge.wsgi import FileWrapper, WsgiToAsgi
+from asgibridge.wsgi import WsgiToAsgi
 from wsgi_harness import (  # _stop_adapter_pools: an autouse fixture
     WAIT,
     Client,

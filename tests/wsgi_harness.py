@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from asgibridge._asgi._wsgi_pool import stop_adapter_pools
+from asgibridge._runtime import stop_adapter_pools
 
 Message = dict[str, Any]
 StartResponse = Callable[..., Any]

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     args = _parser().parse_args(argv)
-    from ._asgi._check import load_app, run_check
+    from ._asgi.check.scenarios import load_app, run_check
 
     try:
         app = load_app(args.app)

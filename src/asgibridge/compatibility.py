@@ -1,6 +1,6 @@
 """ASGI 2 / ASGI 3 application compatibility helpers, as in asgiref.compatibility."""
 
-from ._asgi._callables import (
+from ._asgi.callables import (
     double_to_single_callable,
     guarantee_single_callable,
     is_double_callable,

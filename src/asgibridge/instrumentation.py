@@ -9,7 +9,7 @@ requests running and waiting for a thread. Nothing registered
 costs nothing. See ``docs/instrumentation.md``.
 """
 
-from ._asgi._wsgi_admission import stats
+from ._asgi.wsgi.admission import stats
 from ._runtime._hooks import HopInfo, Registration, add_hop_listener, add_thread_handler
 
 __all__ = ("HopInfo", "Registration", "add_hop_listener", "add_thread_handler", "stats")

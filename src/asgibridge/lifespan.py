@@ -5,7 +5,8 @@ with deadlines and passes ``state``; `LifespanMiddleware(app, on_startup=...,
 on_shutdown=...)` answers lifespan for apps that do not speak it (Django).
 """
 
-from ._asgi._lifespan import LifespanManager, LifespanMiddleware
+from ._asgi.lifespan.manager import LifespanManager
+from ._asgi.lifespan.middleware import LifespanMiddleware
 from ._errors import LifespanShutdownError, LifespanStartupError, LifespanUnsupportedError
 
 __all__ = (

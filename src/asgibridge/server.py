@@ -1,5 +1,5 @@
 """Base server for connectionless protocols, as in asgiref.server (`StatelessServer`)."""
 
-from ._asgi._stateless_server import StatelessServer
+from ._asgi.server import StatelessServer
 
 __all__ = ("StatelessServer",)

@@ -4,16 +4,18 @@
 `async_to_sync` / `AsyncToSync` call async code from sync code;
 `ThreadSensitiveContext` and `AsyncSingleThreadContext` scope their threads.
 See ``docs/design.md`` for who runs where.
+
+Only asgiref's names live here, so code written against ``asgiref.sync``
+runs on either; asgibridge's additions are in `asgibridge.cancellation`
+(``check_cancelled``, ``time_left``) and `asgibridge.iterators`
+(``sync_iter_to_async``, ``async_iter_to_sync``).
 """
 
-from ._runtime._async_iter import async_iter_to_sync
 from ._runtime._async_to_sync import AsyncToSync, async_to_sync
-from ._runtime._cancellation import check_cancelled, time_left
-from ._runtime._contexts import AsyncSingleThreadContext, ThreadSensitiveContext
 from ._runtime._coroutines import iscoroutinefunction, markcoroutinefunction
 from ._runtime._executor import CurrentThreadExecutor
-from ._runtime._iterators import sync_iter_to_async
 from ._runtime._sync_to_async import SyncToAsync, sync_to_async
+from ._runtime._thread_scopes import AsyncSingleThreadContext, ThreadSensitiveContext
 
 __all__ = (
     "AsyncSingleThreadContext",
@@ -21,12 +23,8 @@ __all__ = (
     "CurrentThreadExecutor",
     "SyncToAsync",
     "ThreadSensitiveContext",
-    "async_iter_to_sync",
     "async_to_sync",
-    "check_cancelled",
     "iscoroutinefunction",
     "markcoroutinefunction",
-    "sync_iter_to_async",
     "sync_to_async",
-    "time_left",
 )

@@ -3,9 +3,12 @@
 Keys the spec marks optional are ``NotRequired``; every extension event is
 typed and in the send union; WebSocket data events come in bytes and text
 variants. See ``docs/validation.md`` for the differences from asgiref.typing.
+Only asgiref's names live here; the types asgiref.typing lacks (the TLS
+extension, early hints, zero-copy send, the bytes and text WebSocket events)
+are in `asgibridge.asgi_types`.
 """
 
-from ._asgi._spec_types import (
+from ._asgi.spec.types import (
     ASGI2Application,
     ASGI2Protocol,
     ASGI3Application,
@@ -19,11 +22,9 @@ from ._asgi._spec_types import (
     HTTPRequestEvent,
     HTTPResponseBodyEvent,
     HTTPResponseDebugEvent,
-    HTTPResponseEarlyHintEvent,
     HTTPResponsePathsendEvent,
     HTTPResponseStartEvent,
     HTTPResponseTrailersEvent,
-    HTTPResponseZeroCopySendEvent,
     HTTPScope,
     HTTPServerPushEvent,
     LifespanScope,
@@ -34,21 +35,15 @@ from ._asgi._spec_types import (
     LifespanStartupEvent,
     LifespanStartupFailedEvent,
     Scope,
-    SupportsFileno,
-    TLSExtension,
     WebSocketAcceptEvent,
     WebSocketCloseEvent,
     WebSocketConnectEvent,
     WebSocketDisconnectEvent,
-    WebSocketReceiveBytesEvent,
     WebSocketReceiveEvent,
-    WebSocketReceiveTextEvent,
     WebSocketResponseBodyEvent,
     WebSocketResponseStartEvent,
     WebSocketScope,
-    WebSocketSendBytesEvent,
     WebSocketSendEvent,
-    WebSocketSendTextEvent,
     WWWScope,
 )
 
@@ -59,25 +54,18 @@ __all__ = (
     "LifespanScope",
     "WWWScope",
     "Scope",
-    "TLSExtension",
     "HTTPRequestEvent",
     "HTTPResponseStartEvent",
     "HTTPResponseBodyEvent",
     "HTTPResponseTrailersEvent",
     "HTTPResponsePathsendEvent",
-    "HTTPResponseZeroCopySendEvent",
-    "HTTPResponseEarlyHintEvent",
     "HTTPResponseDebugEvent",
     "HTTPServerPushEvent",
     "HTTPDisconnectEvent",
     "WebSocketConnectEvent",
     "WebSocketAcceptEvent",
     "WebSocketReceiveEvent",
-    "WebSocketReceiveBytesEvent",
-    "WebSocketReceiveTextEvent",
     "WebSocketSendEvent",
-    "WebSocketSendBytesEvent",
-    "WebSocketSendTextEvent",
     "WebSocketResponseStartEvent",
     "WebSocketResponseBodyEvent",
     "WebSocketDisconnectEvent",
@@ -96,5 +84,4 @@ __all__ = (
     "ASGI2Application",
     "ASGI3Application",
     "ASGIApplication",
-    "SupportsFileno",
 )

@@ -6,11 +6,11 @@ scenarios of ``python -m asgibridge check``; `RULES` is the rule catalogue and
 `SPEC` the spec data everything is built from. See ``docs/validation.md``.
 """
 
-from ._asgi import _spec as SPEC
-from ._asgi._check import check_app, load_app, run_check
-from ._asgi._check_report import CheckResult, ScenarioResult
-from ._asgi._guard import GuardedApp, Mode, Report, guard
-from ._asgi._validator import (
+from ._asgi.check.report import CheckResult, ScenarioResult
+from ._asgi.check.scenarios import check_app, load_app, run_check
+from ._asgi.spec import tables as SPEC
+from ._asgi.validator.guard import GuardedApp, Mode, Report, guard
+from ._asgi.validator.machines import (
     RULES,
     ConnectionValidator,
     HTTPValidator,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from asgibridge.asgi_types import TLSExtension
 from asgibridge.typing import (
     ASGIReceiveEvent,
     ASGISendCallable,
     ASGISendEvent,
     HTTPResponseStartEvent,
     HTTPScope,
-    TLSExtension,
     WebSocketDisconnectEvent,
 )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from typing_extensions import assert_type
 
+from asgibridge.asgi_types import TLSExtension
 from asgibridge.typing import (
     ASGIReceiveEvent,
     ASGISendCallable,
@@ -14,7 +15,6 @@ from asgibridge.typing import (
     HTTPRequestEvent,
     HTTPScope,
     LifespanScope,
-    TLSExtension,
     WebSocketCloseEvent,
     WebSocketReceiveEvent,
     WebSocketScope,

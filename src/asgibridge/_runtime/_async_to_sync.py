@@ -45,7 +45,7 @@ from .._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
 from . import _state
 from ._asyncio_private import get_running_loop
 from ._call import AsyncCall
-from ._context import carry_back
+from ._carry_back import carry_back
 from ._coroutines import (
     COROUTINE_MARKER_NAMES,
     WrapperMeta,

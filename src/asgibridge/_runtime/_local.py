@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any, final
 from .._errors import LocalReservedNameError, LocalSubclassError
 from . import _state
 from ._asyncio_private import get_running_loop
-from ._context import THREAD_CRITICAL_PREFIX
+from ._carry_back import THREAD_CRITICAL_PREFIX
 
 __all__ = ("Local",)
 

@@ -59,7 +59,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from .._errors import SyncToAsyncTypeError
 from . import _state
-from ._context import TaskContext, carry_back, give_back, take_hop_context
+from ._carry_back import TaskContext, carry_back, give_back, take_hop_context
 from ._coroutines import (
     COROUTINE_MARKER_ITEMS,
     WrapperMeta,
