@@ -157,10 +157,10 @@ hidden_default_executors: weakref.WeakKeyDictionary[Any, tuple[float, Any]] = (
 
 # Worker pools owned by adapters (one per `WsgiToAsgi` instance and fork
 # generation: a bounded pool of its own, so WSGI requests never starve the
-# shared pool). Scope: process. Writer: `_asgi._wsgi_pool` (adds a pool at
+# shared pool). Scope: process. Writer: `_adapter_pools` (adds a pool at
 # its adapter's first request; readers treat a pool missing from the set as
 # stopped). Reset: stop each (``stop_idle``), then clear the set: done by
-# `_asgi._wsgi_pool.stop_adapter_pools()` and by `shutdown()`.
+# `_adapter_pools.stop_adapter_pools()` and by `shutdown()`.
 # Fork: cleared in the child (its threads are gone; adapters also compare
 # `generation`).
 adapter_pools: weakref.WeakSet[Any] = weakref.WeakSet()

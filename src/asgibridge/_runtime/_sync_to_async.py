@@ -29,7 +29,7 @@ its outcome is dropped, and so are its context changes (its context is still
 in use on its thread: nothing is carried back from it). Abandoned calls are counted
 (`asgibridge.runtime_stats()`, by function name in
 `asgibridge.instrumentation.stats()`). The function can stop early by
-calling `asgibridge.sync.check_cancelled()` (see `_cancellation`).
+calling `asgibridge.cancellation.check_cancelled()` (see `_cancellation`).
 
 Context: the function runs in its task's *hop context*, one Context shared
 by the task's consecutive calls and brought up to date with the caller's
