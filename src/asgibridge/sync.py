@@ -11,6 +11,7 @@ runs on either; asgibridge's additions are in `asgibridge.cancellation`
 (``sync_iter_to_async``, ``async_iter_to_sync``).
 """
 
+from ._moved import moved_names
 from ._runtime._async_to_sync import AsyncToSync, async_to_sync
 from ._runtime._coroutines import iscoroutinefunction, markcoroutinefunction
 from ._runtime._executor import CurrentThreadExecutor
@@ -27,4 +28,15 @@ __all__ = (
     "iscoroutinefunction",
     "markcoroutinefunction",
     "sync_to_async",
+)
+
+# asgibridge's additions that used to live here: still importable, with a warning.
+__getattr__ = moved_names(
+    __name__,
+    {
+        "check_cancelled": "asgibridge.cancellation",
+        "time_left": "asgibridge.cancellation",
+        "sync_iter_to_async": "asgibridge.iterators",
+        "async_iter_to_sync": "asgibridge.iterators",
+    },
 )

@@ -6,5 +6,20 @@ application instance. asgibridge's httpx-based test client is in
 """
 
 from ._asgi.testing.communicator import ApplicationCommunicator
+from ._moved import moved_names
 
 __all__ = ("ApplicationCommunicator",)
+
+# asgibridge's additions that used to live here: still importable, with a warning.
+__getattr__ = moved_names(
+    __name__,
+    {
+        "AsyncTestClient": "asgibridge.testclient",
+        "AsyncWebSocketSession": "asgibridge.testclient",
+        "ClientDisconnected": "asgibridge.testclient",
+        "TestClient": "asgibridge.testclient",
+        "WebSocketClosed": "asgibridge.testclient",
+        "WebSocketDenied": "asgibridge.testclient",
+        "WebSocketSession": "asgibridge.testclient",
+    },
+)

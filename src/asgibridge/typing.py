@@ -46,6 +46,7 @@ from ._asgi.spec.types import (
     WebSocketSendEvent,
     WWWScope,
 )
+from ._moved import moved_names
 
 __all__ = (
     "ASGIVersions",
@@ -84,4 +85,19 @@ __all__ = (
     "ASGI2Application",
     "ASGI3Application",
     "ASGIApplication",
+)
+
+# asgibridge's additions that used to live here: still importable, with a warning.
+__getattr__ = moved_names(
+    __name__,
+    {
+        "HTTPResponseEarlyHintEvent": "asgibridge.asgi_types",
+        "HTTPResponseZeroCopySendEvent": "asgibridge.asgi_types",
+        "SupportsFileno": "asgibridge.asgi_types",
+        "TLSExtension": "asgibridge.asgi_types",
+        "WebSocketReceiveBytesEvent": "asgibridge.asgi_types",
+        "WebSocketReceiveTextEvent": "asgibridge.asgi_types",
+        "WebSocketSendBytesEvent": "asgibridge.asgi_types",
+        "WebSocketSendTextEvent": "asgibridge.asgi_types",
+    },
 )

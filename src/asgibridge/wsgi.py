@@ -8,5 +8,15 @@ streamed with back-pressure. See ``docs/wsgi.md``. The reverse adapter,
 """
 
 from ._asgi.wsgi.wsgi_to_asgi import WsgiToAsgi, WsgiToAsgiInstance
+from ._moved import moved_names
 
 __all__ = ("WsgiToAsgi", "WsgiToAsgiInstance")
+
+# asgibridge's additions that used to live here: still importable, with a warning.
+__getattr__ = moved_names(
+    __name__,
+    {
+        "AsgiToWsgi": "asgibridge.asgi_to_wsgi",
+        "FileWrapper": "asgibridge.file_wrapper",
+    },
+)
