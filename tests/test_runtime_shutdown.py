@@ -412,3 +412,44 @@ async def test_an_iterator_dropped_without_aclose_gives_its_thread_back(
     assert await asyncio.to_thread(closed.wait, JOIN)
     # Its thread serves the next call (the sync worker, or a pool thread).
     assert await sync_to_async(lambda: 5, thread_sensitive=thread_sensitive)() == 5
+
+
+def test_a_new_persistent_loop_is_born_leased_so_idling_cannot_reap_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The machine stalls between a loop's start and its first call; an idle check runs there."""
+    now = [1000.0]
+    monkeypatch.setattr(_loops, "_clock", lambda: now[0])
+    real_owner = _loops._Owner
+
+    class StallingOwner(real_owner):  # type: ignore[misc,valid-type]
+        # Made right after the loop thread started, before the call is scheduled.
+        def __init__(self, loop_thread: Any) -> None:
+            super().__init__(loop_thread)
+            now[0] += 3600.0  # far past loop_idle_timeout
+            done = threading.Event()
+
+            def check() -> None:
+                loop_thread._check_idle()
+                done.set()
+
+            loop_thread.loop.call_soon_threadsafe(check)
+            assert done.wait(JOIN)
+
+    monkeypatch.setattr(_loops, "_Owner", StallingOwner)
+
+    async def answer() -> int:
+        return 7
+
+    outcome: list[Any] = []
+
+    def caller() -> None:
+        try:
+            outcome.append(async_to_sync(answer)())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    thread.join(JOIN)
+    assert outcome == [7]

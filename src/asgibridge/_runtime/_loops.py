@@ -71,13 +71,19 @@ class LoopThread:
         purpose: shown in the thread's name.
         temporary: the loop stops when its one call releases it.
         reap_when_idle: stop after ``loop_idle_timeout`` seconds with no call.
+        leased: start leased to the caller's bridge call (release it after).
 
     Raises:
         RuntimeError: the thread could not be started (nothing is kept).
     """
 
     def __init__(
-        self, purpose: str, *, temporary: bool = False, reap_when_idle: bool = True
+        self,
+        purpose: str,
+        *,
+        temporary: bool = False,
+        reap_when_idle: bool = True,
+        leased: bool = False,
     ) -> None:
         # Hazard (deadlock): a loop "thread" that is a greenlet shares the
         # caller's OS thread (gevent/eventlet patching): fail before building.
@@ -87,8 +93,11 @@ class LoopThread:
         self.loop: asyncio.AbstractEventLoop = contextvars.Context().run(new_loop)
         self.thread = new_thread(self._main, f"{PREFIX}loop-{next(_names)} ({purpose})")
         self._lock = threading.Lock()
-        self._calls = 0
-        self._defer_stop = False  # the lease is a bridge call: a shutdown waits for it
+        # ``leased``: born leased to the caller's bridge call. Hazard (race): a loop
+        # leased only after its thread started could be reaped for idling in
+        # between (a busy machine, a short loop_idle_timeout) and handed out closed.
+        self._calls = 1 if leased else 0
+        self._defer_stop = leased  # the lease is a bridge call: a shutdown waits for it
         self._stop_after_call = False
         # Holders that need the loop to outlive idle periods (an unfinished
         # async_iter_to_sync: its async generator is bound to this loop).
@@ -279,9 +288,7 @@ def _stop_unless_forked(loop_thread: LoopThread, generation: int) -> None:
 
 def temporary_loop(purpose: str) -> LoopThread:
     """A loop thread for one call, stopped when that call releases it."""
-    loop_thread = LoopThread(purpose, temporary=True)
-    loop_thread.acquire(call=True)
-    return loop_thread
+    return LoopThread(purpose, temporary=True, leased=True)
 
 
 def wait_closed(loop_thread: LoopThread) -> bool:
@@ -319,9 +326,8 @@ def loop_for_this_thread() -> LoopThread:
             return loop_thread
         if not loop_thread.stopping:
             return temporary_loop("nested async_to_sync")
-    loop_thread = LoopThread(f"async_to_sync for {threading.current_thread().name}")
+    loop_thread = LoopThread(f"async_to_sync for {threading.current_thread().name}", leased=True)
     owner = _Owner(loop_thread)
     weakref.finalize(owner, _stop_unless_forked, loop_thread, _state.generation)
     _state.tls.loop_owner = owner
-    loop_thread.acquire(call=True)
     return loop_thread

@@ -188,8 +188,9 @@ class AsyncSingleThreadContext:
             # Lives exactly as long as the context: never reaped for idling
             # (objects bound to its loop must keep working after a pause).
             loop_thread = self._loop_thread = LoopThread(
-                "AsyncSingleThreadContext", reap_when_idle=False
+                "AsyncSingleThreadContext", reap_when_idle=False, leased=True
             )
+            return loop_thread
         if loop_thread.acquire(call=True):
             return loop_thread
         return temporary_loop("nested async_to_sync in AsyncSingleThreadContext")

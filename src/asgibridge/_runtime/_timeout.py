@@ -113,9 +113,11 @@ class timeout:  # asgiref's public name (lowercase on purpose)
     @property
     def remaining(self) -> float | None:
         """Seconds left before the task is cancelled (None: no limit)."""
-        if self._deadline is None:
+        if self._deadline is None or self._timeout is None:
             return None
-        return max(self._deadline - self._loop.time(), 0.0)
+        # Never more than the delay given: ``(t + delay) - t`` can round above
+        # ``delay`` (uvloop's clock moves in millisecond steps, so t often repeats).
+        return max(min(self._deadline - self._loop.time(), self._timeout), 0.0)
 
     def _enter(self) -> timeout:
         if self._timeout is None:
