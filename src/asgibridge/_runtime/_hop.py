@@ -262,12 +262,6 @@ class Hop:
         """The awaiting side gave up (before the start, or while it ran)."""
         return self.state in (CANCELLED, ABANDONED)
 
-    @cancelled.setter
-    def cancelled(self, value: bool) -> None:
-        # Kept for adapters that mark a hop given up by assignment.
-        if value:
-            self.give_up()
-
     # -- the awaiting side (loop thread) -----------------------------------------
 
     def give_up(self) -> bool:

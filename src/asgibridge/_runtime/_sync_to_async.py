@@ -159,7 +159,7 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         task = _current_task(loop)
         shared: TaskContext | None = None
         if own_context is None:
-            ctx, shared = _take_hop_context(task)  # the task's calls share one (see _context)
+            ctx, shared = _take_hop_context(task)  # the task's calls share one (see _carry_back)
         else:
             ctx = own_context
         hop = Hop(loop, ctx, self.func, args, kwargs, current_exception(), None, task)
