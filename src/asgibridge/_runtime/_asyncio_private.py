@@ -41,6 +41,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from . import _state
+from ._process import GIL_ENABLED
 
 __all__ = (
     "default_executor",
@@ -65,7 +66,6 @@ get_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = getattr(
 _MISSING = object()
 # Thread-name prefixes of the default executors loops make for themselves.
 _LOOP_MADE = ("asyncio", "uvloop")
-_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 def default_executor(loop: asyncio.AbstractEventLoop) -> Executor | object | None:
@@ -94,7 +94,7 @@ def _hidden_default_executor(loop: asyncio.AbstractEventLoop) -> Executor | obje
     # microseconds, so the answer is kept per loop for a second (a
     # set_default_executor is honoured from the next second at the latest).
     # Without the GIL the referent walk stops the world: take the public route.
-    if not _GIL:
+    if not GIL_ENABLED:
         return UNKNOWN
     now = time.monotonic()
     cache = _state.hidden_default_executors

@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import LoopUnavailableError
 from . import _state
-from ._hang_report import a2s_deadline, logger
+from ._hang_report import a2s_deadline
 from ._loops import describe_task
-from ._stats import count
+from ._stats import count, logger
 
 if TYPE_CHECKING:
     from ._executor import CurrentThreadExecutor

@@ -49,11 +49,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
-import sys
 import weakref
 from typing import Any
 
 from . import _state
+from ._process import GIL_ENABLED
 
 __all__ = (
     "THREAD_CRITICAL_PREFIX",
@@ -87,8 +87,7 @@ def _mapping_identity_works() -> bool:
 
 # With the GIL only: ``sys._is_gil_enabled`` exists from 3.13; the GIL, once
 # on, is never turned off again, so checking at import is enough.
-_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
-_FAST = _GIL and _mapping_identity_works()
+_FAST = GIL_ENABLED and _mapping_identity_works()
 
 
 def carry_back(

@@ -17,7 +17,6 @@ objects; it never calls ``repr()`` of user objects.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 import threading
@@ -28,10 +27,10 @@ from typing import Any
 
 from .._errors import BridgeDeadlockError
 from . import _state
+from ._stats import logger  # the runtime's one logger, "asgibridge"
 
 __all__ = ("a2s_deadline", "await_frames", "call_site", "logger", "thread_stack")
 
-logger = logging.getLogger("asgibridge")
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))

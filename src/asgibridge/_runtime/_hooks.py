@@ -18,7 +18,6 @@ is logged too; the function's own outcome is what the caller gets).
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import AbstractContextManager, ExitStack
@@ -27,6 +26,7 @@ from typing import Any, Literal
 
 from . import _state
 from ._names import function_name, iterable_name
+from ._stats import logger  # the runtime's one logger, "asgibridge"
 
 __all__ = (
     "HopInfo",
@@ -48,7 +48,6 @@ __all__ = (
     "unregister_thread_handler",
 )
 
-logger = logging.getLogger("asgibridge")
 
 Direction = Literal["sync_to_async", "async_to_sync"]
 

@@ -53,8 +53,7 @@ from typing import Any
 
 from . import _state
 from ._greenlets import require_real_threads
-from ._hang_report import logger
-from ._stats import count, unhandled
+from ._stats import count, logger, unhandled
 from ._supervise import PREFIX, new_thread, start_thread
 
 __all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop", "wait_closed")

@@ -10,11 +10,17 @@ state, and rebuild under `fork_lock`, which the runtime replaces in the child.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from . import _state
 
-__all__ = ("fork_generation", "fork_lock", "health_interval")
+__all__ = ("GIL_ENABLED", "fork_generation", "fork_lock", "health_interval")
+
+# Whether this interpreter runs with the GIL (``sys._is_gil_enabled`` exists from
+# 3.13). Checked once at import: the GIL, once on, is never turned off again,
+# so code that avoids stop-the-world work without it may decide once.
+GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 def fork_generation() -> int:
