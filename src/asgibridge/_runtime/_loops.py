@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import importlib
-import itertools
 import sys
 import threading
 import time
@@ -54,11 +53,10 @@ from typing import Any
 from . import _state
 from ._greenlets import require_real_threads
 from ._stats import count, logger, unhandled
-from ._supervise import PREFIX, new_thread, start_thread
+from ._supervise import new_thread, start_thread, thread_name
 
 __all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop", "wait_closed")
 
-_names = itertools.count(1)
 # The clock of idle bookkeeping (a module attribute so tests can drive it).
 _clock = time.monotonic
 
@@ -90,7 +88,7 @@ class LoopThread:
         self.temporary = temporary
         self.reap_when_idle = reap_when_idle and not temporary
         self.loop: asyncio.AbstractEventLoop = contextvars.Context().run(new_loop)
-        self.thread = new_thread(self._main, f"{PREFIX}loop-{next(_names)} ({purpose})")
+        self.thread = new_thread(self._main, thread_name("loop", purpose))
         self._lock = threading.Lock()
         # ``leased``: born leased to the caller's bridge call. Hazard (race): a loop
         # leased only after its thread started could be reaped for idling in

@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import contextvars
+import itertools
 import os
 import threading
 import weakref
@@ -47,6 +48,7 @@ __all__ = (
     "sync_worker",
     "thread_handlers",
     "thread_sensitive_context",
+    "thread_serial",
     "tls",
     "traced",
 )
@@ -57,6 +59,10 @@ __all__ = (
 # import (validated: a bad ASGIBRIDGE_* variable fails the import, naming it).
 # Reset: never (configuration survives fork on purpose).
 config: dict[str, Any] = from_environment()
+
+# Serial numbers of runtime thread names ("asgibridge-sync-3"). Scope: process.
+# Writer: `_supervise.thread_name`. Reset: never (names only). Fork: survives.
+thread_serial = itertools.count(1)
 
 # Fork generation. Scope: process. Writer: `_after_fork_in_child`. Readers compare
 # it with the generation stored in thread-local entries to detect inherited state.

@@ -28,7 +28,9 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ("new_thread", "runtime_thread_count", "start_thread")
+from . import _state
+
+__all__ = ("new_thread", "runtime_thread_count", "start_thread", "thread_name")
 
 _CONTEXT_PARAM = sys.version_info >= (3, 14)
 PREFIX = "asgibridge-"
@@ -45,6 +47,12 @@ def new_thread(target: Callable[[], None], name: str) -> threading.Thread:
         )
     # Before 3.14 a new thread always starts in an empty context.
     return threading.Thread(target=target, name=name, daemon=True)
+
+
+def thread_name(role: str, purpose: str | None = None) -> str:
+    """``asgibridge-<role>-<n>`` (and `` (<purpose>)``): every runtime thread's name."""
+    name = f"{PREFIX}{role}-{next(_state.thread_serial)}"
+    return name if purpose is None else f"{name} ({purpose})"
 
 
 def runtime_thread_count() -> int:

@@ -34,7 +34,6 @@ from `_state` so `shutdown()` and fork handling can find them.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import deque
 from queue import Empty, SimpleQueue
@@ -45,13 +44,12 @@ from . import _state
 from ._executor import WorkItem
 from ._greenlets import require_real_threads
 from ._stats import count, unhandled
-from ._supervise import PREFIX, new_thread, start_thread
+from ._supervise import new_thread, start_thread, thread_name
 
 __all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")
 
 _STOP = object()  # ends a worker's loop
 _RELEASE = object()  # a sticky worker goes back to its pool
-_names = itertools.count(1)
 
 
 class Worker:
@@ -64,7 +62,7 @@ class Worker:
         # be a greenlet sharing the caller's OS thread; fail before registering.
         require_real_threads(f"a {role} worker thread")
         self.role = role
-        self.name = f"{PREFIX}{role}-{next(_names)}"
+        self.name = thread_name(role)
         self.queue: SimpleQueue[object] = SimpleQueue()
         self._pool = pool
         self._lock = threading.Lock()
