@@ -150,7 +150,7 @@ async def test_wait_timeout_cancels_and_raises_timeout_error() -> None:
 async def test_app_ignoring_cancellation_is_reported_not_hung(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from asgibridge._runtime import _tasks
+    from asgibridge._runtime.threads import _tasks
 
     monkeypatch.setattr(_tasks, "STOP_GRACE", 0.05)
     release = asyncio.Event()

@@ -21,7 +21,7 @@ import pytest
 
 import asgibridge
 from asgibridge._runtime._config import OPTIONS, from_environment
-from asgibridge._runtime._names import function_name, iterable_name, safe_name
+from asgibridge._runtime.observe._names import function_name, iterable_name, safe_name
 from asgibridge.exceptions import AsgiBridgeError, ConfigTypeError, ConfigValueError
 from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
 

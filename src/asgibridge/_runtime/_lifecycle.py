@@ -23,9 +23,9 @@ from typing import Any
 
 from . import _state
 from ._config import validate
-from ._hooks import refresh
-from ._stats import snapshot
-from ._workers import stop_all_workers
+from .observe._hooks import refresh
+from .observe._stats import snapshot
+from .threads._workers import stop_all_workers
 
 __all__ = ("configure", "runtime_stats", "shutdown", "stats")
 

@@ -70,8 +70,8 @@ from typing import TYPE_CHECKING, Any, final
 
 from .._errors import LocalReservedNameError, LocalSubclassError
 from . import _state
-from ._asyncio_private import get_running_loop
-from ._carry_back import THREAD_CRITICAL_PREFIX
+from .bridge._carry_back import THREAD_CRITICAL_PREFIX
+from .host._asyncio_private import get_running_loop
 
 __all__ = ("Local",)
 

@@ -25,8 +25,8 @@ import traceback
 from types import FrameType
 from typing import Any
 
-from .._errors import BridgeDeadlockError
-from . import _state
+from ..._errors import BridgeDeadlockError
+from .. import _state
 from ._stats import logger  # the runtime's one logger, "asgibridge"
 
 __all__ = ("a2s_deadline", "await_frames", "call_site", "logger", "thread_stack")

@@ -50,9 +50,9 @@ import time
 import weakref
 from typing import Any
 
-from . import _state
-from ._greenlets import require_real_threads
-from ._stats import count, logger, unhandled
+from .. import _state
+from ..host._greenlets import require_real_threads
+from ..observe._stats import count, logger, unhandled
 from ._supervise import new_thread, start_thread, thread_name
 
 __all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop", "wait_closed")

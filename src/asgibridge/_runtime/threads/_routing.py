@@ -11,8 +11,8 @@ import asyncio
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
-from . import _state
-from ._asyncio_private import UNKNOWN, default_executor
+from .. import _state
+from ..host._asyncio_private import UNKNOWN, default_executor
 from ._executor import WorkItem
 from ._workers import get_pool, get_sync_worker
 

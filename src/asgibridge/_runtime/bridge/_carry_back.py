@@ -52,8 +52,8 @@ import gc
 import weakref
 from typing import Any
 
-from . import _state
-from ._process import GIL_ENABLED
+from .. import _state
+from ..host._process import GIL_ENABLED
 
 __all__ = (
     "THREAD_CRITICAL_PREFIX",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import _state
+from .. import _state
 from ._names import function_name
 
 __all__ = ("count", "logger", "record_abandoned", "snapshot", "unhandled")

@@ -58,9 +58,9 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from . import _state
-from ._hooks import HopInfo, emit_end, note_thread, run_with_handlers
-from ._stats import count, record_abandoned, unhandled
+from .. import _state
+from ..observe._hooks import HopInfo, emit_end, note_thread, run_with_handlers
+from ..observe._stats import count, record_abandoned, unhandled
 
 __all__ = (
     "ABANDONED",

@@ -58,13 +58,13 @@ from collections.abc import (
 )
 from typing import Any, Generic, TypeVar
 
-from . import _state
-from ._deadlines import StreamWatchdog, Watchdog, submit_traced
-from ._hooks import HopInfo
-from ._hop import Hop
-from ._names import iterable_name
-from ._routing import Target, sensitive_target
-from ._workers import get_pool
+from .. import _state
+from ..bridge._deadlines import StreamWatchdog, Watchdog, submit_traced
+from ..bridge._hop import Hop
+from ..observe._hooks import HopInfo
+from ..observe._names import iterable_name
+from ..threads._routing import Target, sensitive_target
+from ..threads._workers import get_pool
 
 __all__ = ("END", "sync_iter_to_async")
 

@@ -32,10 +32,10 @@ import time
 from collections.abc import Iterator
 from typing import Any, cast
 
-from . import _state
-from ._asyncio_private import future_callbacks, timer_deadlines
-from ._hop import Hop
-from ._names import function_name
+from .. import _state
+from ..bridge._hop import Hop
+from ..host._asyncio_private import future_callbacks, timer_deadlines
+from ..observe._names import function_name
 from ._timeout import timeout as _bridge_timeout
 
 __all__ = ("check_cancelled", "time_left")

@@ -44,16 +44,16 @@ from collections.abc import Awaitable, Coroutine, Generator
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import LoopUnavailableError
-from . import _state
-from ._hang_report import a2s_deadline
-from ._loops import describe_task
-from ._stats import count, logger
+from ..._errors import LoopUnavailableError
+from .. import _state
+from ..observe._hang_report import a2s_deadline
+from ..observe._stats import count, logger
+from ..threads._loops import describe_task
 
 if TYPE_CHECKING:
-    from ._executor import CurrentThreadExecutor
+    from ..threads._executor import CurrentThreadExecutor
+    from ..threads._loops import LoopThread
     from ._hop import Hop
-    from ._loops import LoopThread
 
 __all__ = ("AsyncCall",)
 

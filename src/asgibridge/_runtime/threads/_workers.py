@@ -39,11 +39,11 @@ from collections import deque
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from .._errors import BridgeDeadlockError
-from . import _state
+from ..._errors import BridgeDeadlockError
+from .. import _state
+from ..host._greenlets import require_real_threads
+from ..observe._stats import count, unhandled
 from ._executor import WorkItem
-from ._greenlets import require_real_threads
-from ._stats import count, unhandled
 from ._supervise import new_thread, start_thread, thread_name
 
 __all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")

@@ -32,7 +32,7 @@ from collections.abc import Callable, Coroutine
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
-from .._errors import ApplicationTimeoutError, BridgeDeadlockError, LoopUnavailableError
+from ..._errors import ApplicationTimeoutError, BridgeDeadlockError, LoopUnavailableError
 from ._loops import LoopThread, temporary_loop
 from ._tasks import Expired
 

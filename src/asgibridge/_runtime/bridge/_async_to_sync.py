@@ -41,22 +41,22 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from .._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
-from . import _state
-from ._asyncio_private import get_running_loop
-from ._call import AsyncCall
-from ._carry_back import carry_back
-from ._coroutines import (
+from ..._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
+from .. import _state
+from ..host._asyncio_private import get_running_loop
+from ..host._coroutines import (
     COROUTINE_MARKER_NAMES,
     WrapperMeta,
     bind_method,
     copy_metadata,
     is_async_callable,
 )
-from ._executor import CurrentThreadExecutor
-from ._hooks import HopInfo, emit_end, emit_start, note_thread
+from ..observe._hooks import HopInfo, emit_end, emit_start, note_thread
+from ..threads._executor import CurrentThreadExecutor
+from ..threads._loops import LoopThread, loop_for_this_thread, temporary_loop, wait_closed
+from ._call import AsyncCall
+from ._carry_back import carry_back
 from ._hop import current_exception
-from ._loops import LoopThread, loop_for_this_thread, temporary_loop, wait_closed
 
 __all__ = ("AsyncToSync", "async_to_sync")
 

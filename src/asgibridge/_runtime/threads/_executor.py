@@ -36,8 +36,8 @@ from concurrent.futures import Executor, Future
 from queue import Empty, SimpleQueue
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from .._errors import BridgeDeadlockError, CurrentThreadExecutorError, ExecutorGoneError
-from . import _state
+from ..._errors import BridgeDeadlockError, CurrentThreadExecutorError, ExecutorGoneError
+from .. import _state
 
 __all__ = ("CurrentThreadExecutor", "WorkItem")
 

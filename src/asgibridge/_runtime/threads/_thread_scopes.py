@@ -26,8 +26,8 @@ from concurrent.futures import Executor
 from types import TracebackType
 from typing import Any
 
-from .._errors import BridgeDeadlockError, ThreadSensitiveContextError
-from . import _state
+from ..._errors import BridgeDeadlockError, ThreadSensitiveContextError
+from .. import _state
 from ._loops import LoopThread, temporary_loop
 from ._routing import ExecutorTarget, Target
 from ._workers import get_sticky_pool

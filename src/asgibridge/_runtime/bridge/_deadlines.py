@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._errors import BridgeDeadlockError, WorkerDiedError
-from . import _state
-from ._hang_report import await_frames, call_site, logger, thread_stack
-from ._hooks import HopInfo, emit_end, emit_start
+from ..._errors import BridgeDeadlockError, WorkerDiedError
+from .. import _state
+from ..observe._hang_report import await_frames, call_site, logger, thread_stack
+from ..observe._hooks import HopInfo, emit_end, emit_start
 from ._hop import Hop
 
 __all__ = ("StreamWatchdog", "Watchdog", "submit_traced")

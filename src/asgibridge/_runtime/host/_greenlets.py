@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 
-from .._errors import GreenThreadsError
+from ..._errors import GreenThreadsError
 
 __all__ = ("green_threading", "require_real_threads")
 

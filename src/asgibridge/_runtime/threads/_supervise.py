@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from . import _state
+from .. import _state
 
 __all__ = ("new_thread", "runtime_thread_count", "start_thread", "thread_name")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from . import _state
+from .. import _state
 
 __all__ = ("GIL_ENABLED", "fork_generation", "fork_lock", "health_interval")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from . import _state
+from .. import _state
 from ._workers import WorkerPool
 
 __all__ = ("AdapterPool", "stop_adapter_pools")

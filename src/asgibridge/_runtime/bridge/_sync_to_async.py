@@ -57,20 +57,20 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from .._errors import SyncToAsyncTypeError
-from . import _state
-from ._carry_back import TaskContext, carry_back, give_back, take_hop_context
-from ._coroutines import (
+from ..._errors import SyncToAsyncTypeError
+from .. import _state
+from ..host._coroutines import (
     COROUTINE_MARKER_ITEMS,
     WrapperMeta,
     bind_method,
     copy_metadata,
     is_async_callable,
 )
+from ..observe._hooks import HopInfo, run_with_handlers
+from ..threads._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
+from ._carry_back import TaskContext, carry_back, give_back, take_hop_context
 from ._deadlines import submit_traced
-from ._hooks import HopInfo, run_with_handlers
 from ._hop import CANCELLED, ExcInfoCarrier, Hop, current_exception
-from ._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 
 __all__ = ("SyncToAsync", "sync_to_async")
 

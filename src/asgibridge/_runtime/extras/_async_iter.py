@@ -16,14 +16,14 @@ import time
 from collections.abc import AsyncIterable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
-from .._errors import IteratorLoopChangedError
-from . import _state
-from ._async_to_sync import AsyncToSync
-from ._asyncio_private import get_running_loop
-from ._hooks import HopInfo
+from ..._errors import IteratorLoopChangedError
+from .. import _state
+from ..bridge._async_to_sync import AsyncToSync
+from ..host._asyncio_private import get_running_loop
+from ..observe._hooks import HopInfo
+from ..observe._names import iterable_name
+from ..threads._loops import LoopThread
 from ._iterators import END as _END
-from ._loops import LoopThread
-from ._names import iterable_name
 
 __all__ = ("async_iter_to_sync",)
 

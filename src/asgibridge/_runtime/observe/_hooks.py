@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import _state
+from .. import _state
 from ._names import function_name, iterable_name
 from ._stats import logger  # the runtime's one logger, "asgibridge"
 

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
 
-from . import _state
+from .. import _state
 from ._process import GIL_ENABLED
 
 __all__ = (
