@@ -44,19 +44,14 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from ..._errors import AsyncToSyncInLoopError, NonAsyncCallableWarning
 from .. import _state
 from ..host._asyncio_private import get_running_loop
-from ..host._coroutines import (
-    COROUTINE_MARKER_NAMES,
-    WrapperMeta,
-    bind_method,
-    copy_metadata,
-    is_async_callable,
-)
+from ..host._coroutines import COROUTINE_MARKER_NAMES, is_async_callable
 from ..observe._hooks import HopInfo, emit_end, emit_start, note_thread
 from ..threads._executor import CurrentThreadExecutor
 from ..threads._loops import LoopThread, loop_for_this_thread, temporary_loop, wait_closed
 from ._call import AsyncCall
 from ._carry_back import carry_back
 from ._hop import current_exception
+from ._metadata import WrapperMeta, bind_method, copy_metadata
 
 __all__ = ("AsyncToSync", "async_to_sync")
 

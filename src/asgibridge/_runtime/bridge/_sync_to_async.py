@@ -59,18 +59,19 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from ..._errors import SyncToAsyncTypeError
 from .. import _state
-from ..host._coroutines import (
-    COROUTINE_MARKER_ITEMS,
-    WrapperMeta,
-    bind_method,
-    copy_metadata,
-    is_async_callable,
-)
+from ..host._coroutines import COROUTINE_MARKER_ITEMS, is_async_callable
 from ..observe._hooks import HopInfo, run_with_handlers
 from ..threads._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 from ._carry_back import TaskContext, carry_back, give_back, take_hop_context
 from ._deadlines import submit_traced
 from ._hop import CANCELLED, ExcInfoCarrier, Hop, current_exception
+from ._metadata import (
+    WrapperMeta,
+    bind_method,
+    copy_metadata_lazily,
+    fill_plain,
+    lazy_attribute,
+)
 
 __all__ = ("SyncToAsync", "sync_to_async")
 
@@ -80,6 +81,7 @@ _R = TypeVar("_R")
 _take_hop_context = take_hop_context
 _give_back = give_back
 _NOT_BOUND = object()
+_fill_plain = fill_plain
 _get_running_loop = asyncio.get_running_loop
 _current_task = asyncio.current_task
 
@@ -118,28 +120,50 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         executor: Executor | None = None,
         context: contextvars.Context | None = None,
     ) -> None:
-        if not callable(func) or is_async_callable(func):
-            raise SyncToAsyncTypeError(
-                "sync_to_async can only be applied to sync functions.",
-                f"(got {func!r}; await an async function directly instead of wrapping it).",
-            )
-        copy_metadata(self, func)
-        self.func = func
-        self.context = context
-        self._thread_sensitive = thread_sensitive
-        # Report as a coroutine function (Django checks), without a per-call scan.
-        self.__dict__.update(COROUTINE_MARKER_ITEMS)
+        # Hot path (Django builds one per middleware call): name, docstring and
+        # annotations are read from ``func`` when asked (see `_metadata`), the
+        # defaults of the options are class attributes, and only what differs
+        # from them is stored.
+        if not _fill_plain(self, func):
+            if not callable(func) or is_async_callable(func):
+                raise SyncToAsyncTypeError(
+                    "sync_to_async can only be applied to sync functions.",
+                    f"(got {func!r}; await an async function directly instead of wrapping it).",
+                )
+            copy_metadata_lazily(self, func)
+            attrs = self.__dict__
+            attrs["func"] = func
+            # Report as a coroutine function (Django checks), without a per-call scan.
+            attrs.update(COROUTINE_MARKER_ITEMS)
+            bound_to = getattr(func, "__self__", _NOT_BOUND)
+            if bound_to is not _NOT_BOUND:
+                attrs["__self__"] = bound_to
         if thread_sensitive and executor is not None:
             raise SyncToAsyncTypeError(
                 "executor must not be set when thread_sensitive is True",
                 "(thread-sensitive calls run on the thread the surrounding sync code "
                 "shares; pass thread_sensitive=False to use your executor).",
             )
-        self._executor = executor
-        self._executor_target = ExecutorTarget(executor) if executor is not None else None
-        bound_to = getattr(func, "__self__", _NOT_BOUND)
-        if bound_to is not _NOT_BOUND:
-            self.__self__ = bound_to
+        if context is not None:
+            self.context = context
+        if not thread_sensitive:
+            self._thread_sensitive = False
+        if executor is not None:
+            self._executor = executor
+            self._executor_target = ExecutorTarget(executor)
+
+    # The options' defaults, read when __init__ stored nothing (see there).
+    context: contextvars.Context | None = None
+    _thread_sensitive = True
+    _executor: Executor | None = None
+    _executor_target: ExecutorTarget | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        """``__name__``, ``__qualname__``, ``__wrapped__``...: read from the wrapped function."""
+        func = self.__dict__.get("func", _NOT_BOUND)
+        if func is _NOT_BOUND:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return lazy_attribute(func, name, self)
 
     async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         __traceback_hide__ = True
@@ -391,4 +415,5 @@ def sync_to_async(
             )
 
         return decorator
-    return SyncToAsync(func, thread_sensitive=thread_sensitive, executor=executor, context=context)
+    # Positional: Django calls this per middleware per request, keywords cost more.
+    return SyncToAsync(func, thread_sensitive, executor, context)

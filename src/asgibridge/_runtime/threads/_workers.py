@@ -55,7 +55,17 @@ _RELEASE = object()  # a sticky worker goes back to its pool
 class Worker:
     """One daemon thread serving its own queue of work items."""
 
-    __slots__ = ("_lock", "_open", "_pool", "ident", "name", "queue", "role", "thread")
+    __slots__ = (
+        "_lock",
+        "_open",
+        "_pool",
+        "current",
+        "ident",
+        "name",
+        "queue",
+        "role",
+        "thread",
+    )
 
     def __init__(self, role: str, pool: WorkerPool | StickyPool | None) -> None:
         # Hazard (deadlock): under gevent/eventlet patching this "thread" would
@@ -69,6 +79,9 @@ class Worker:
         self._open = True
         self.thread = new_thread(self._main, self.name)
         self.ident: int | None = None
+        # The item this thread is running (None between items): `StickyPool.release`
+        # reads it to tell a finished call from one that may never end.
+        self.current: object = None
 
     def start(self) -> None:
         """Start the thread (raises RuntimeError, leaving the worker unused)."""
@@ -106,16 +119,17 @@ class Worker:
     def _serve(self) -> None:
         pool = self._pool
         get = self.queue.get
-        idle = _state.config["worker_idle_timeout"] if pool is not None else None
         where = f"a work item on {self.name}"
         item: object = None
         while True:
             if item is None:
+                # Beyond the pool's idle cap an idle thread waits only the grace.
+                idle, capped = pool.idle_wait() if pool is not None else (None, False)
                 try:
                     item = get(timeout=idle)
                 except Empty:
                     assert pool is not None
-                    if pool.retire(self):
+                    if pool.retire(self, capped):
                         return
                     continue
             if item is _STOP:
@@ -126,10 +140,12 @@ class Worker:
                     return
                 item = None
                 continue
+            self.current = item
             try:  # the guard of `_supervise.guarded`, inlined: this is the hot path
                 item.run()  # type: ignore[attr-defined]
             except BaseException as exc:  # the thread must survive whatever an item does
                 unhandled(exc, where)
+            self.current = None
             # Drop the reference before sleeping: the item holds the call's
             # arguments and result (leak hazard while idle).
             item = pool.next_item(self) if isinstance(pool, WorkerPool) else None
@@ -181,15 +197,33 @@ class _IdleStack:
         self._closed = False
         self.workers: set[Worker] = set()
 
-    def retire(self, worker: Worker) -> bool:
+    @staticmethod
+    def _idle_cap() -> int:
+        return _state.config["max_idle_workers"]  # type: ignore[no-any-return]
+
+    def idle_wait(self) -> tuple[float, bool]:
+        """How long an idle worker waits for work before `retire`, and whether capped.
+
+        Read without the lock: a stale count only picks the other wait, and
+        `retire` decides under the lock.
+        """
+        config = _state.config
+        if len(self._idle) > config["max_idle_workers"]:
+            return config["idle_grace"], True
+        return config["worker_idle_timeout"], False
+
+    def retire(self, worker: Worker, capped: bool = False) -> bool:
         """An idle worker timed out: exit unless a submitter just picked it.
+
+        A worker that waited only the grace (``capped``) exits only while the
+        pool still has more idle workers than its cap; else it keeps waiting.
 
         Hazard (lost item): between the worker's queue wait timing out and this
         check, a submitter may have popped it from the idle stack and queued
         an item; then it must stay (and serve that item), not exit.
         """
         with self._lock:
-            if worker in self._idle:
+            if worker in self._idle and (not capped or len(self._idle) > self._idle_cap()):
                 self._idle.remove(worker)
                 self.workers.discard(worker)
                 return True
@@ -297,12 +331,31 @@ class StickyPool(_IdleStack):
             self.workers.add(worker)
         return worker
 
-    @staticmethod
-    def release(worker: Worker) -> None:
-        """Give ``worker`` back once it has run what was queued before (never blocks)."""
+    def release(self, worker: Worker) -> None:
+        """Give ``worker`` back once it has run what was queued before (never blocks).
+
+        If nothing is queued and what it runs (if anything) is a call that has
+        finished (the usual end of a request: the context awaited its calls),
+        it goes straight back to the idle stack: no wake-up of its thread, and
+        the next context leases this same warm thread. Otherwise (an abandoned
+        call still running, or the idle stack at its cap, where the thread
+        must re-read its wait) a release marker follows the queued work: a new
+        context never queues behind a call that may never end. An item taken
+        from the queue but not yet ``current`` can only be a call its awaiting
+        task gave up before the start, which the thread skips at once.
+        """
         with worker._lock:
-            if worker._open:
-                worker.queue.put(_RELEASE)
+            if not worker._open:
+                return
+            current = worker.current
+            if worker.queue.empty() and (
+                current is None or getattr(current, "finished", False) is True
+            ):
+                with self._lock:
+                    if not self._closed and len(self._idle) < self._idle_cap():
+                        self._idle.append(worker)
+                        return
+            worker.queue.put(_RELEASE)
 
     def give_back(self, worker: Worker) -> bool:
         """A released worker returns to the idle stack; False: exit (pool shut down)."""
