@@ -220,13 +220,13 @@ class AsyncCall:
             self.outcome = (None, exc)
         loop_thread = self.loop_thread
         if loop_thread is None or self.abandoned or not self.cancel_leftovers:
-            self.executor._finish()
+            self._wake_caller()
             return
         # A loop of our own: cancel what the call left running, as asyncio.run does.
         stubborn = loop_thread.stubborn
         leftovers = [t for t in asyncio.all_tasks(self.loop) if not t.done() and t not in stubborn]
         if not leftovers:
-            self.executor._finish()
+            self._wake_caller()
             return
         for leftover in leftovers:
             leftover.cancel()
@@ -263,6 +263,20 @@ class AsyncCall:
     def _finish_once(self) -> None:
         if not self.finished_waiting:
             self.finished_waiting = True
+            self._wake_caller()
+
+    def _wake_caller(self) -> None:
+        """Let the caller return, once this loop has let go of the finished task.
+
+        Hazard (late free): the caller wakes at once (one context switch, see
+        `_inbox`), while this callback's handle still holds the task, and the
+        task its context: what the async code left there (a `Local` value, a
+        request) would outlive the caller's own last reference to it. One loop
+        turn later the handle is gone.
+        """
+        try:
+            self.loop.call_soon(self.executor._finish)
+        except RuntimeError:  # the loop is closing: wake the caller from here
             self.executor._finish()
 
     def _cancel_abandoned(self) -> None:

@@ -33,11 +33,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from queue import Empty, SimpleQueue
+from queue import Empty
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from ..._errors import BridgeDeadlockError, CurrentThreadExecutorError, ExecutorGoneError
 from .. import _state
+from ._inbox import Inbox, thread_waker
 
 __all__ = ("CurrentThreadExecutor", "WorkItem")
 
@@ -134,7 +135,9 @@ class CurrentThreadExecutor(Executor):
         # async code writes for this caller are boxed with it, so they are
         # this thread's alone once carried back (an ident could be reused).
         self._owner_token: object = _state.local_owner.__dict__
-        self._queue: SimpleQueue[WorkItem] = SimpleQueue()
+        # Woken by a socket write (one context switch, see `_inbox`); the
+        # thread's one waker serves every executor it makes, one call each.
+        self._queue: Inbox[WorkItem] = Inbox(thread_waker())
         self._lock = threading.Lock()
         self._broken = False
         self._old_executor = old_executor

@@ -10,12 +10,13 @@ Three roles, one thread class:
   and given back at its exit, without blocking the loop and without a joiner
   thread (the release is a marker queued behind the context's last work).
 
-Theory of operation: every worker owns a `SimpleQueue`; a submitter hands a
-work item straight to a chosen worker's queue (no concurrent.futures, no shared
-queue on the hot path). The pool's bookkeeping (idle stack, backlog, thread
-count) changes only under the pool lock, on both the submit side and the
-worker side, so an item can never sit in the backlog while a worker idles
-(the lost-wakeup hazard of unlocked check-then-sleep).
+Theory of operation: every worker owns an `Inbox` (a queue whose wake-up is a
+socket write made with the GIL released: one context switch per hand-off); a
+submitter hands a work item straight to a chosen worker's inbox (no
+concurrent.futures, no shared queue on the hot path). The pool's bookkeeping
+(idle stack, backlog, thread count) changes only under the pool lock, on both
+the submit side and the worker side, so an item can never sit in the backlog
+while a worker idles (the lost-wakeup hazard of unlocked check-then-sleep).
 
 A worker is *open* until its thread leaves its loop, for whatever reason (a
 stop marker from `shutdown()`, idle retirement, a pool that closed, a crash).
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from queue import Empty, SimpleQueue
+from queue import Empty
 from typing import Any
 
 from ..._errors import BridgeDeadlockError
@@ -44,6 +45,7 @@ from .. import _state
 from ..host._greenlets import require_real_threads
 from ..observe._stats import count, unhandled
 from ._executor import WorkItem
+from ._inbox import Inbox
 from ._supervise import new_thread, start_thread, thread_name
 
 __all__ = ("StickyPool", "Worker", "WorkerPool", "get_pool", "get_sticky_pool", "get_sync_worker")
@@ -73,7 +75,7 @@ class Worker:
         require_real_threads(f"a {role} worker thread")
         self.role = role
         self.name = thread_name(role)
-        self.queue: SimpleQueue[object] = SimpleQueue()
+        self.queue: Inbox[object] = Inbox()
         self._pool = pool
         self._lock = threading.Lock()
         self._open = True
@@ -166,9 +168,11 @@ class Worker:
             try:
                 item = self.queue.get_nowait()
             except Empty:
-                return
+                break
             if item is not _STOP and item is not _RELEASE:
                 _redirect(item)  # type: ignore[arg-type]
+        # Closed under the lock above: nothing is queued here any more.
+        self.queue.close()
 
 
 def _redirect(item: WorkItem) -> None:
