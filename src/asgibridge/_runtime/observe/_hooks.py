@@ -116,34 +116,37 @@ def refresh() -> None:
     )
 
 
-def register_listener(listener: HopListener) -> None:
+def _register(registry: str, entry: Any) -> None:
+    """Append ``entry`` to the ``_state`` tuple named ``registry`` (copy-on-write, locked)."""
     with _state.lock:
-        _state.hop_listeners = (*_state.hop_listeners, listener)
+        setattr(_state, registry, (*getattr(_state, registry), entry))
         refresh()
+
+
+def _unregister(registry: str, entry: Any) -> bool:
+    """Remove ``entry`` from the ``_state`` tuple named ``registry``; False if absent."""
+    with _state.lock:
+        entries = getattr(_state, registry)
+        kept = tuple(x for x in entries if x is not entry)
+        setattr(_state, registry, kept)
+        refresh()
+    return len(kept) != len(entries)
+
+
+def register_listener(listener: HopListener) -> None:
+    _register("hop_listeners", listener)
 
 
 def unregister_listener(listener: HopListener) -> bool:
-    with _state.lock:
-        kept = tuple(x for x in _state.hop_listeners if x is not listener)
-        removed = len(kept) != len(_state.hop_listeners)
-        _state.hop_listeners = kept
-        refresh()
-    return removed
+    return _unregister("hop_listeners", listener)
 
 
 def register_thread_handler(handler: ThreadHandler) -> None:
-    with _state.lock:
-        _state.thread_handlers = (*_state.thread_handlers, handler)
-        refresh()
+    _register("thread_handlers", handler)
 
 
 def unregister_thread_handler(handler: ThreadHandler) -> bool:
-    with _state.lock:
-        kept = tuple(x for x in _state.thread_handlers if x is not handler)
-        removed = len(kept) != len(_state.thread_handlers)
-        _state.thread_handlers = kept
-        refresh()
-    return removed
+    return _unregister("thread_handlers", handler)
 
 
 def emit_start(info: HopInfo) -> None:
