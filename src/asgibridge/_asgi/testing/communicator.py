@@ -108,6 +108,8 @@ class ApplicationCommunicator:
         if not future.done():
             return
         if future.cancelled():
+            # asgiref re-raises the task's CancelledError here (Channels' tests
+            # expect it): ours is one, and says why the application is gone.
             if self._cancelled_by_timeout:
                 raise ApplicationNotRunningError(
                     "the application is no longer running: a receive_output() timeout "
@@ -115,7 +117,10 @@ class ApplicationCommunicator:
                     "Use receive_output(timeout, cancel_on_timeout=False) to probe for "
                     "output while keeping the application running.",
                 )
-            return
+            raise ApplicationNotRunningError(
+                "the application is no longer running: it was cancelled.",
+                "It was stopped (stop(), or its task was cancelled) before this call.",
+            )
         future.result()  # raises the application's exception, traceback intact
 
     async def wait(self, timeout: float | None = 1) -> None:
@@ -186,7 +191,9 @@ class ApplicationCommunicator:
 
         Raises:
             Exception: the application already failed (its own exception).
-            ApplicationNotRunningError: a receive_output() timeout cancelled it.
+            ApplicationNotRunningError: the application was cancelled (by a
+                receive_output() timeout, or stop()); an `asyncio.CancelledError`,
+                as asgiref raises.
         """
         self._raise_if_crashed()
         await self.input_queue.put(message)
