@@ -3,12 +3,43 @@
 Public modules mirror asgiref's (`asgibridge.sync`, `asgibridge.compatibility`,
 `asgibridge.current_thread_executor`, `asgibridge.timeout`, ...); this package
 adds runtime controls and `install_as_asgiref` for code that imports asgiref.
+
+The names below load on first use (PEP 562): every ``import asgibridge.X``
+runs this file first, and type-only modules (`asgibridge.typing`, imported by
+servers and CLIs at start-up) must not pay for the runtime and asyncio.
 """
 
-from ._install import install_as_asgiref
-from ._runtime._lifecycle import configure, runtime_stats, shutdown
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._install import install_as_asgiref
+    from ._runtime._lifecycle import configure, runtime_stats, shutdown
 
 __version__ = "0.1.0"
 """The version of asgibridge (PEP 440)."""
 
 __all__ = ("__version__", "configure", "install_as_asgiref", "runtime_stats", "shutdown")
+
+# name -> the private module that defines it.
+_LAZY = {
+    "install_as_asgiref": "._install",
+    "configure": "._runtime._lifecycle",
+    "runtime_stats": "._runtime._lifecycle",
+    "shutdown": "._runtime._lifecycle",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
