@@ -18,7 +18,9 @@ def open_pool(state: dict[str, Any]) -> None:
     state["pool"] = object()
 
 
-async def lifespan(scope: LifespanScope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+async def lifespan(
+    scope: LifespanScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> None:
     state = scope.get("state")
     while True:
         event = await receive()

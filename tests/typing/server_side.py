@@ -54,7 +54,7 @@ def body_done(event: HTTPRequestEvent) -> bool:
     return not more and not body
 
 
-def response_bytes(send_event: ASGISendEvent) -> bytes:
+def response_bytes(send_event: ASGISendEvent) -> bytes:  # noqa: PLR0911 - one per event type
     """What a server writes for each event an app sends."""
     if send_event["type"] == "http.response.start":
         status = send_event["status"]

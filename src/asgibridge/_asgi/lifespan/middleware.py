@@ -9,7 +9,7 @@ is given instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..._runtime import iscoroutinefunction, sync_to_async

@@ -226,9 +226,7 @@ class GuardedApp:
         if violation.rule.id not in self.ignore:
             raise violation.error()
 
-    async def __call__(
-        self, scope: AnyScope, receive: _Receive, send: _Send
-    ) -> None:
+    async def __call__(self, scope: AnyScope, receive: _Receive, send: _Send) -> None:
         validator = validator_for(scope, self._sink())
         if validator is None:  # a protocol the spec does not define: pass through
             await self.app(scope, receive, send)
