@@ -6,12 +6,16 @@ adds runtime controls and `install_as_asgiref` for code that imports asgiref.
 
 The names below load on first use (PEP 562): every ``import asgibridge.X``
 runs this file first, and type-only modules (`asgibridge.typing`, imported by
-servers and CLIs at start-up) must not pay for the runtime and asyncio.
+servers and CLIs at start-up) must not pay for the runtime and asyncio. The
+``ASGIBRIDGE_*`` variables are therefore checked when the runtime first loads
+(``import asgibridge.sync``, ``asgibridge.configure``, ...), not here.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,3 +47,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
+
+
+def _shutdown_at_exit() -> None:
+    # Registered at the first import of the package, so it runs after every
+    # later exit hook (which may still call the bridges): persistent loops are
+    # closed properly (async generators, default executor, loop.close()) even
+    # in a process that never loaded `_lifecycle`, whose own hook does the same.
+    if "asgibridge._runtime" in sys.modules:
+        from ._runtime._lifecycle import shutdown
+
+        shutdown(1.0)
+
+
+atexit.register(_shutdown_at_exit)
