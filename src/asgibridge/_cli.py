@@ -1,8 +1,9 @@
 """The ``python -m asgibridge`` command line: ``check pkg.module:app [--json]``.
 
-Exit status: 0 when the app passed every scenario, 1 when there was any
-violation, error or timeout, 2 when the command could not run (bad arguments,
-the app could not be imported).
+Exit status: 0 when the app passed every scenario (warnings, i.e. violations
+every major server tolerates, do not fail it unless ``--strict``), 1 when there
+was an error violation, an app error or a timeout, 2 when the command could not
+run (bad arguments, the app could not be imported).
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
         help="a rule id (or prefix*) not to report; may be repeated",
     )
     check.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on warnings too (violations of the spec's letter that servers tolerate, "
+        "e.g. mixed-case response header names)",
+    )
+    check.add_argument(
+        "--host",
+        default=None,
+        help="the Host header of the check's requests (default: one Django's ALLOWED_HOSTS "
+        "accepts when the app is a Django project, else testserver)",
+    )
+    check.add_argument(
         "--timeout",
         type=float,
         default=10.0,
@@ -59,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        0 (clean), 1 (violations, errors or timeouts) or 2 (could not run).
+        0 (clean, or warnings only without ``--strict``), 1 (error violations,
+        app errors or timeouts) or 2 (could not run).
 
     Example:
         >>> main(["check", "no_such_module_here:app"])  # doctest: +SKIP
@@ -81,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             target=args.app,
             ignore=args.ignore,
+            host=args.host,
+            strict=args.strict,
         )
     except ValueError as exc:  # an --ignore pattern that names no rule
         print(f"asgibridge check: {exc}", file=sys.stderr)
