@@ -41,6 +41,7 @@ __all__ = (
     "LifespanShutdownError",
     "LocalSubclassError",
     "LocalReservedNameError",
+    "LocalCopyError",
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
@@ -423,6 +424,15 @@ class LocalReservedNameError(AsgiBridgeError, AttributeError):
 
     Example:
         >>> issubclass(LocalReservedNameError, AttributeError)
+        True
+    """
+
+
+class LocalCopyError(AsgiBridgeError, TypeError):
+    """A `Local` was copied or pickled (its values live in contexts and threads, as in asgiref).
+
+    Example:
+        >>> issubclass(LocalCopyError, TypeError)
         True
     """
 
