@@ -174,7 +174,21 @@ async def test_sync_function_waiting_on_the_loop_that_awaits_it() -> None:
     await sync_to_async(threading.get_ident)()  # the thread is free again
 
 
-@pytest.mark.usefixtures("hang_raise")
+@pytest.fixture
+def health_checks_only() -> Iterator[None]:
+    """Fast liveness checks, a hang deadline far away: what fires is the loop-stop check.
+
+    (With ``hang_raise``'s 0.2 s deadline, a machine busy enough to delay the
+    check by 0.2 s made the deadline win the race.)
+    """
+    previous = asgibridge.configure(hang_timeout=JOIN, hang_mode="raise", health_interval=0.02)
+    try:
+        yield
+    finally:
+        asgibridge.configure(**previous)
+
+
+@pytest.mark.usefixtures("health_checks_only")
 def test_nested_bridges_across_a_loop_that_stops() -> None:
     # sync_to_async -> async_to_sync on the outer loop, which then stops
     # (the end of a pytest-asyncio test): the inner wait raises, not hangs.
