@@ -99,6 +99,10 @@ class _Outcome:
 class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
     """Django's ASGI handler, with sync requests served in one thread-sensitive hop."""
 
+    # None on an instance of a subclass whose __init__ does not call this one
+    # (Django's ASGIStaticFilesHandler): every request takes Django's path then.
+    _plan: Plan | None = None
+
     def __init__(self) -> None:
         # Django's __init__ builds the async chain; it is built on first use instead
         # (most processes never fall back), from a thread (middleware __init__ may be sync).
@@ -121,11 +125,14 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
                 self.load_middleware(is_async=True)
 
     async def handle(self, scope: Message, receive: Any, send: Any) -> None:
-        reason = self._plan.reason(scope)
+        plan = self._plan
+        reason = (
+            "the handler was not set up by its __init__" if plan is None else plan.reason(scope)
+        )
         if reason is not None:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s served by Django's ASGI path: %s", scope.get("path"), reason)
-            if self._middleware_chain is None:
+            if plan is not None and self._middleware_chain is None:
                 await django_asgi.sync_to_async(self._load_async_chain, thread_sensitive=True)()
             await super().handle(scope, receive, send)
             return
