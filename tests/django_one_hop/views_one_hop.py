@@ -64,8 +64,10 @@ def file(request: HttpRequest) -> FileResponse:
 
 def echo(request: HttpRequest) -> HttpResponse:
     _seen()
+    # Django's ASGIRequest reads from the body file read_body filled (rolled to disk past
+    # FILE_UPLOAD_MAX_MEMORY_SIZE); reading .body replaces the stream, so look first.
+    rolled = bool(getattr(request._stream, "_rolled", False))  # type: ignore[attr-defined]
     body = request.body
-    rolled = bool(getattr(request._stream.stream, "_rolled", False))  # type: ignore[attr-defined]
     return HttpResponse(f"{len(body)} bytes, spooled to disk: {rolled}")
 
 
