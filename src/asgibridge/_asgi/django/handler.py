@@ -67,10 +67,6 @@ _LOOP = "loop"
 Message = dict[str, Any]
 
 
-class _Processed(Exception):
-    """Ends the disconnect watch once the response is out (as Django's handler does)."""
-
-
 class _Outcome:
     """What a hop hands back to the loop."""
 
@@ -160,24 +156,41 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
         async def _respond(
             self, scope: Message, body_file: Any, claim: dict[str, str], receive: Any, send: Any
         ) -> _Outcome | None:
+            # Django's handler runs the response inside an asyncio.TaskGroup with its
+            # listen_for_disconnect task. The same watch by hand (a task and a done
+            # callback that cancels this task) costs a fraction of the group's
+            # machinery (exception groups, the sentinel raise) on every request.
+            task = asyncio.current_task()
+            assert task is not None
+            listener = asyncio.ensure_future(self.listen_for_disconnect(receive))
+            stopped: list[BaseException] = []
+
+            def on_listener_done(done: asyncio.Future[Any]) -> None:
+                if not done.cancelled():
+                    stopped.append(done.exception() or RequestAborted())
+                    task.cancel()  # delivered where this task waits, as the group does
+
+            listener.add_done_callback(on_listener_done)
             outcome: _Outcome | None = None
             try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self.listen_for_disconnect(receive))
-                    outcome = await self._serve_hop(scope, body_file, claim)
-                    if outcome.error_response:
-                        # Django answers a request it could not build without the watch.
-                        raise _Processed
+                outcome = await self._serve_hop(scope, body_file, claim)
+                if not outcome.error_response:
                     await self._send(outcome, claim, send)
-                    raise _Processed
-            except BaseExceptionGroup as group_error:  # noqa: F821 (a 3.11+ builtin; 3.11+ only)
-                _, rest = group_error.split((_Processed, RequestAborted))
-                if rest is not None:
-                    if len(rest.exceptions) == 1:
-                        # As Django's handler: the error itself, its group as context.
-                        raise rest.exceptions[0]  # noqa: B904
-                    raise rest  # noqa: B904
-            if outcome is not None and outcome.error_response:
+            except asyncio.CancelledError:
+                if not stopped or task.uncancel() > 0:
+                    raise  # cancelled from outside, not by the watch
+            finally:
+                listener.remove_done_callback(on_listener_done)
+                if not listener.done():
+                    listener.cancel()
+            if outcome is not None and outcome.close_error is not None:
+                # The application is about to fail: let the watch end first, as Django's
+                # group does (a consumer of the messages sees them before the error).
+                await asyncio.wait((listener,))
+            if stopped and not isinstance(stopped[0], RequestAborted):
+                raise stopped[0]  # e.g. the AssertionError for an unexpected message
+            if outcome is not None and outcome.error_response and not stopped:
+                # Django answers a request it could not build without the watch.
                 await self.send_response(outcome.response, send)
             return outcome
 
