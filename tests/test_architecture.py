@@ -178,8 +178,8 @@ def test_production_code_never_imports_httpx(module: str) -> None:
 
 # Packages allowed past 20 modules, and why. The root holds one module per public name
 # space (asgiref's nine and asgibridge's own, asgibridge.django included) plus its leaves
-# (errors, install, the moved names' shim); the runtime's split into rooms is the next architecture step
-# (docs/design.md, "Package tree").
+# (errors, install, the moved names' shim); the runtime's split into rooms is the next
+# architecture step (docs/design.md, "Package tree").
 WIDE_PACKAGES = {"asgibridge": 27, "_runtime": 32}
 
 
