@@ -118,9 +118,7 @@ def _take(row: str, bridge: str, handler: str, view: str, loop: str) -> float:
     sample = _worker(bridge).ask(
         op="batch", handler=handler, view=view, loop=loop, n=_batch_size(view)
     )
-    _samples.setdefault((row, handler if bridge == "asgibridge" else "asgiref"), []).append(
-        sample
-    )
+    _samples.setdefault((row, handler if bridge == "asgibridge" else "asgiref"), []).append(sample)
     return float(sample["cpu"])
 
 
