@@ -28,6 +28,7 @@ RANKS = {
     "lifespan": 2,
     "wsgi": 3,
     "server": 3,
+    "django": 3,
     "testing": 4,
     "check": 5,
 }
@@ -52,6 +53,7 @@ PRODUCTION_FACADES = (
     "asgibridge.asgi_types",
     "asgibridge.instrumentation",
     "asgibridge.exceptions",
+    "asgibridge.django",
 )
 
 
@@ -175,10 +177,10 @@ def test_production_code_never_imports_httpx(module: str) -> None:
 
 
 # Packages allowed past 20 modules, and why. The root holds one module per public name
-# space (asgiref's nine and asgibridge's own): users import them by those names, so they
-# cannot move into rooms. Every other package is a room of at most 20 (docs/design.md,
-# "Package tree").
-WIDE_PACKAGES = {"asgibridge": 26}
+# space (asgiref's nine and asgibridge's own, asgibridge.django included): users import
+# them by those names, so they cannot move into rooms. Every other package is a room of at
+# most 20 (docs/design.md, "Package tree").
+WIDE_PACKAGES = {"asgibridge": 27}
 
 
 def test_no_flat_package_and_no_long_module() -> None:
