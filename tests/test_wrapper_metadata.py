@@ -133,3 +133,19 @@ def test_copies_keep_working() -> None:
     clone = copy.copy(wrapper)
     assert clone.__name__ == "process_request"
     assert clone.__wrapped__ is wrapper.__wrapped__
+
+
+def test_options_win_over_the_wrapped_objects_own_attributes() -> None:
+    """update_wrapper copies a callable object's __dict__; our option names must not leak in."""
+
+    class WithContext:
+        def __init__(self) -> None:
+            self.context = "the object's own"
+            self._thread_sensitive = "the object's own"
+
+        def __call__(self) -> int:
+            return 1
+
+    wrapper = sync_to_async(WithContext(), thread_sensitive=False)
+    assert wrapper.context is None
+    assert wrapper._thread_sensitive is False  # type: ignore[attr-defined]

@@ -138,6 +138,12 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
             bound_to = getattr(func, "__self__", _NOT_BOUND)
             if bound_to is not _NOT_BOUND:
                 attrs["__self__"] = bound_to
+            # The callable's own __dict__ was copied (update_wrapper's rule) and may
+            # hold names of ours (a `context` attribute): the options must win.
+            attrs["context"] = context
+            attrs["_thread_sensitive"] = thread_sensitive
+            attrs["_executor"] = executor
+            attrs["_executor_target"] = None
         if thread_sensitive and executor is not None:
             raise SyncToAsyncTypeError(
                 "executor must not be set when thread_sensitive is True",
