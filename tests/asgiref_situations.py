@@ -242,7 +242,9 @@ def main() -> None:
         lambda: SyncToAsync(plain, thread_sensitive=True, executor=object()),  # type: ignore[arg-type]
     )
     record_warnings("async_to_sync(plain function)", lambda: async_to_sync(plain))
-    record("CurrentThreadExecutor.run_until_future from another thread", executor_from_another_thread)
+    record(
+        "CurrentThreadExecutor.run_until_future from another thread", executor_from_another_thread
+    )
     record(
         "CurrentThreadExecutor.submit from its own thread",
         lambda: CurrentThreadExecutor(None).submit(plain),

@@ -5,8 +5,10 @@ Rules:
 - Each class subclasses `AsgiBridgeError` *and* the built-in exception asgiref
   raises in the same situation, so `except RuntimeError` / `except TypeError`
   written against asgiref keeps working.
-- `args[0]` is asgiref's own message where asgiref has one (code and tests
-  compare it), and `str()` adds what was expected and what to do: the *hint*.
+- ``str(exc)`` is asgiref's own message where asgiref has one (code, tests,
+  log filters and error fingerprints compare it); what was expected and what
+  to do, the *hint*, is a PEP 678 note (``exc.add_note``), shown in
+  tracebacks and searched by ``pytest.raises(match=...)``.
 - Stdlib only; this module is a leaf that every layer may import.
 """
 
@@ -56,24 +58,55 @@ class AsgiBridgeError(Exception):
     """Base class of every error asgibridge raises.
 
     Args:
-        message: what happened (asgiref's wording where asgiref has one).
-        hint: what was expected and what to do; appended by ``str()``.
+        message: what happened (asgiref's wording where asgiref has one);
+            ``str()`` of the error.
+        hint: what was expected and what to do; added as a note (PEP 678) and
+            kept in ``hint``.
 
     Example:
         >>> err = AsgiBridgeError("the loop is closed", "Start a new one.")
-        >>> err.args[0]
-        'the loop is closed'
-        >>> str(err)
-        'the loop is closed Start a new one.'
+        >>> str(err), err.__notes__
+        ('the loop is closed', ['Start a new one.'])
     """
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+        if hint:
+            _add_note(self, _as_note(hint))
 
-    def __str__(self) -> str:
-        base = super().__str__()
-        return f"{base} {self.hint}" if self.hint else base
+
+def _as_note(hint: str) -> str:
+    """A hint written to follow the message in parentheses, as a sentence of its own.
+
+    Example:
+        >>> _as_note("(got 42; pass a function).")
+        'got 42; pass a function.'
+        >>> _as_note("(it would wait on itself). Call it directly.")
+        'it would wait on itself. Call it directly.'
+    """
+    if not hint.startswith("("):
+        return hint
+    depth = 0
+    for index, char in enumerate(hint):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            inner, rest = hint[1:index], hint[index + 1 :]
+            if rest[:1] in ("", ".", ";"):
+                if inner.endswith(("?", "!", ".")) and rest.startswith("."):
+                    rest = rest[1:]
+                return inner + (rest or ("" if inner.endswith(("?", "!", ".")) else "."))
+            break
+    return hint
+
+
+if sys.version_info >= (3, 11):
+    _add_note = BaseException.add_note
+else:  # no add_note before 3.11: the same attribute, read by exceptiongroup's traceback
+
+    def _add_note(error: BaseException, note: str) -> None:
+        notes = error.__dict__.setdefault("__notes__", [])
+        notes.append(note)
 
 
 class SyncToAsyncTypeError(AsgiBridgeError, TypeError):
@@ -440,8 +473,9 @@ class UnsupportedScopeError(AsgiBridgeError, ValueError):
     """`WsgiToAsgi` received a scope type it cannot serve (not http, websocket or lifespan).
 
     Example:
-        >>> str(UnsupportedScopeError("WSGI wrapper received a non-HTTP scope", "(type 'x')"))
-        "WSGI wrapper received a non-HTTP scope (type 'x')"
+        >>> err = UnsupportedScopeError("WSGI wrapper received a non-HTTP scope", "(type 'x')")
+        >>> str(err), err.__notes__
+        ('WSGI wrapper received a non-HTTP scope', ["type 'x'."])
     """
 
 

@@ -248,23 +248,27 @@ class ApplicationCommunicator:
             pass
         if future.done():
             self._raise_if_crashed()  # its exception beats our timeout
+            # str() is asgiref's (a bare TimeoutError): what happened is the note.
             raise ApplicationTimeoutError(
-                "the application finished without sending the message receive_output() "
-                "waited for.",
-                "It returned; check the messages it sent before, or why it returned early.",
+                "",
+                "The application finished without sending the message receive_output() "
+                "waited for. It returned; check the messages it sent before, or why it "
+                "returned early.",
             )
         if not cancel_on_timeout:
             raise ApplicationTimeoutError(
-                f"the application sent no message within {timeout} s.",
-                "It is still running (cancel_on_timeout=False).",
+                "",
+                f"The application sent no message within {timeout} s. It is still running "
+                "(cancel_on_timeout=False).",
             )
         self._cancelled_by_timeout = True
         stopped = await stop_task(future)
         if stopped and not future.cancelled() and future.exception() is not None:
             future.result()  # it raised while being cancelled: that is the news
         raise ApplicationTimeoutError(
-            f"the application sent no message within {timeout} s.",
-            _stopped_hint(stopped) + " Pass cancel_on_timeout=False to probe without stopping it.",
+            "",
+            f"The application sent no message within {timeout} s. {_stopped_hint(stopped)} "
+            "Pass cancel_on_timeout=False to probe without stopping it.",
         )
 
     async def receive_nothing(self, timeout: float = 0.1, interval: float = 0.01) -> bool:
