@@ -538,3 +538,13 @@ class RequestBodyTimeoutError(AsgiBridgeError, TimeoutError):
         >>> isinstance(RequestBodyTimeoutError("no body data for 30 s"), OSError)
         True
     """
+
+
+def with_notes(error: BaseException) -> str:
+    """``str(error)`` followed by its notes (PEP 678), for one-line reports: logs, the CLI.
+
+    Example:
+        >>> with_notes(AsgiBridgeError("the loop is closed", "Start a new one."))
+        'the loop is closed Start a new one.'
+    """
+    return " ".join([str(error), *getattr(error, "__notes__", ())]).strip()
