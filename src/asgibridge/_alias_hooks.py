@@ -46,16 +46,6 @@ ALIAS = "asgiref"
 _PREFIX = ALIAS + "."
 _TARGET = "asgibridge"
 
-# alias name -> (module, its own spec, its own name), while a wrapped load is in flight.
-_pending: dict[str, tuple[ModuleType, Any, str]] = {}
-
-
-def _restore(alias: str) -> None:
-    entry = _pending.pop(alias, None)
-    if entry is not None:
-        module, spec, name = entry
-        module.__spec__, module.__name__ = spec, name
-
 
 def _public_modules() -> frozenset[str]:
     """asgibridge's public module names (what ``asgiref.<name>`` may reach)."""
@@ -84,9 +74,11 @@ class AsgirefPackage(ModuleType):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        # The import system binds a loaded submodule on its parent: its load is over.
-        if isinstance(value, ModuleType) and _pending:
-            _restore(_PREFIX + name)
+        if isinstance(value, ModuleType):
+            # The import system binds a loaded submodule on its parent: its load is over.
+            for finder in sys.meta_path:
+                if isinstance(finder, AsgirefFinder):
+                    finder.restore(_PREFIX + name)
 
 
 class _PackageLoader(importlib.abc.Loader):
@@ -108,13 +100,14 @@ class _PackageLoader(importlib.abc.Loader):
 class _AliasLoader(importlib.abc.Loader):
     """Loads ``asgiref.X`` as the module object ``asgibridge.X`` (imported under its own name)."""
 
-    def __init__(self, alias: str, target: str) -> None:
+    def __init__(self, finder: AsgirefFinder, alias: str, target: str) -> None:
+        self.finder = finder
         self.alias = alias
         self.target = target
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         module = importlib.import_module(self.target)
-        _pending[self.alias] = (module, module.__spec__, module.__name__)
+        self.finder.pending[self.alias] = (module, module.__spec__, module.__name__)
         return module
 
     def exec_module(self, module: ModuleType) -> None:
@@ -132,7 +125,7 @@ class _AliasLoader(importlib.abc.Loader):
             # the module on its parent next) puts the name and spec back.
             module.__name__ = self.alias
         else:
-            _restore(self.alias)
+            self.finder.restore(self.alias)
 
 
 class AsgirefFinder(importlib.abc.MetaPathFinder):
@@ -140,6 +133,15 @@ class AsgirefFinder(importlib.abc.MetaPathFinder):
 
     def __init__(self, version: str) -> None:
         self.version = version
+        # alias -> (module, its own spec, its own name) while its load is in flight.
+        self.pending: dict[str, tuple[ModuleType, Any, str]] = {}
+
+    def restore(self, alias: str) -> None:
+        """Give the module loaded as ``alias`` its own ``__spec__`` and ``__name__`` back."""
+        entry = self.pending.pop(alias, None)
+        if entry is not None:
+            module, spec, name = entry
+            module.__spec__, module.__name__ = spec, name
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
@@ -163,7 +165,7 @@ class AsgirefFinder(importlib.abc.MetaPathFinder):
             return None
         return importlib.machinery.ModuleSpec(
             fullname,
-            _AliasLoader(fullname, name),
+            _AliasLoader(self, fullname, name),
             is_package=found.submodule_search_locations is not None,
         )
 
