@@ -222,6 +222,37 @@ async def start_response_twice() -> None:
     await asyncio.wait_for(WsgiToAsgi(app)(HTTP_SCOPE, receive, send), 20)
 
 
+async def wsgi_unknown_scope() -> None:
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        return [b""]
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    await WsgiToAsgi(app)({"type": "not-a-protocol"}, receive, send)
+
+
+async def old_timeout_expires() -> None:
+    from asgiref.timeout import timeout
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        async with timeout(0.01):
+            await asyncio.Event().wait()
+
+
+async def returns(scope: Any, receive: Any, send: Any) -> None:
+    return None
+
+
+async def communicator_app_returned() -> None:
+    communicator = ApplicationCommunicator(returns, HTTP_SCOPE)
+    await communicator.receive_output(0.01)
+
+
 async def communicator_receive_timeout() -> None:
     communicator = ApplicationCommunicator(never_sends, HTTP_SCOPE)
     await communicator.receive_output(0.01)
@@ -259,9 +290,15 @@ def main() -> None:
     record("StatelessServer.handle not overridden", server_handle)
     record("StatelessServer.application_send not overridden", server_application_send)
     record("asgiref.timeout.timeout outside a task", old_timeout)
+    record("asgiref.timeout.timeout expires", old_timeout_expires)
     record_warnings("asgiref.timeout.timeout(loop=...) warnings", old_timeout_warnings)
     record("WsgiToAsgi: start_response called twice without exc_info", start_response_twice)
+    record("WsgiToAsgi: a scope of an unknown type", wsgi_unknown_scope)
     record("ApplicationCommunicator.receive_output timeout", communicator_receive_timeout)
+    record(
+        "ApplicationCommunicator.receive_output after the app returned",
+        communicator_app_returned,
+    )
     record("ApplicationCommunicator.wait on a crashed application", communicator_crashed_app)
     print(json.dumps(OUT), flush=True)
 

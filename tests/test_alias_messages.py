@@ -44,9 +44,12 @@ SITUATION_NAMES = (
     "StatelessServer.handle not overridden",
     "StatelessServer.application_send not overridden",
     "asgiref.timeout.timeout outside a task",
+    "asgiref.timeout.timeout expires",
     "asgiref.timeout.timeout(loop=...) warnings",
     "WsgiToAsgi: start_response called twice without exc_info",
+    "WsgiToAsgi: a scope of an unknown type",
     "ApplicationCommunicator.receive_output timeout",
+    "ApplicationCommunicator.receive_output after the app returned",
     "ApplicationCommunicator.wait on a crashed application",
 )
 # Situations where asgibridge adds advice (checked to arrive as a note, not in str()).
