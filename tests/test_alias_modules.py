@@ -284,3 +284,54 @@ def test_install_is_idempotent_and_still_refuses_a_real_asgiref() -> None:
         """
     )
     assert result == {"same": True, "finders": 1}
+
+
+def test_a_hook_that_raises_leaves_the_module_its_own_name() -> None:
+    result = run_python(
+        """
+        import importlib.abc, importlib.util, json, sys
+
+        class FailingLoader(importlib.abc.Loader):
+            def __init__(self, loader):
+                self.loader = loader
+            def create_module(self, spec):
+                return self.loader.create_module(spec)
+            def exec_module(self, module):
+                self.loader.exec_module(module)
+                raise RuntimeError("the agent's hook failed")
+
+        class FailingFinder(importlib.abc.MetaPathFinder):
+            busy = False
+            used = False
+            def find_spec(self, fullname, path=None, target=None):
+                if fullname != "asgiref.local" or self.busy or self.used:
+                    return None
+                self.busy = self.used = True
+                try:
+                    spec = importlib.util.find_spec(fullname)
+                finally:
+                    self.busy = False
+                spec.loader = FailingLoader(spec.loader)
+                return spec
+
+        sys.meta_path.insert(0, FailingFinder())
+        import asgibridge
+        asgibridge.install_as_asgiref()
+        try:
+            import asgiref.local
+        except RuntimeError as exc:
+            failed = str(exc)
+        import asgiref.local  # the hook fires once; the second import goes through
+        own = sys.modules["asgibridge.local"]
+        print(json.dumps({
+            "failed": failed,
+            "same": asgiref.local is own,
+            "names": [own.__name__, own.__spec__.name],
+        }))
+        """
+    )
+    assert result == {
+        "failed": "the agent's hook failed",
+        "same": True,
+        "names": ["asgibridge.local", "asgibridge.local"],
+    }

@@ -147,12 +147,13 @@ class AsgirefFinder(importlib.abc.MetaPathFinder):
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname == ALIAS:
-            spec = importlib.machinery.ModuleSpec(
+            return importlib.machinery.ModuleSpec(
                 ALIAS, _PackageLoader(self.version), origin="served by asgibridge", is_package=True
             )
-            return spec
         if not fullname.startswith(_PREFIX):
             return None
+        # A load of this alias that failed half-way (a hook raised) left its stamp: undo it.
+        self.restore(fullname)
         rest = fullname[len(_PREFIX) :]
         if any(part.startswith("_") for part in rest.split(".")):
             return None  # asgibridge's internals are not asgiref's modules
