@@ -126,10 +126,10 @@ def test_the_hint_is_a_note_shown_in_tracebacks_and_searched_by_match() -> None:
     assert str(error) == "what happened"
     assert error.args == ("what happened",)
     assert error.hint == "(why it happened). What to do."
-    assert error.__notes__ == ["why it happened. What to do."]
+    assert error.__notes__ == ["(why it happened). What to do."]
     if sys.version_info >= (3, 11):  # 3.10's traceback module does not print notes
         shown = "".join(traceback.format_exception(error))
-        assert shown.endswith("AsgiBridgeError: what happened\nwhy it happened. What to do.\n")
+        assert shown.endswith("AsgiBridgeError: what happened\n(why it happened). What to do.\n")
 
     async def coroutine_function() -> None:
         pass

@@ -72,41 +72,8 @@ class AsgiBridgeError(Exception):
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
-        if hint:
-            _add_note(self, _as_note(hint))
-
-
-def _as_note(hint: str) -> str:
-    """A hint written to follow the message in parentheses, as a sentence of its own.
-
-    Example:
-        >>> _as_note("(got 42; pass a function).")
-        'got 42; pass a function.'
-        >>> _as_note("(it would wait on itself). Call it directly.")
-        'it would wait on itself. Call it directly.'
-    """
-    if not hint.startswith("("):
-        return hint
-    depth = 0
-    for index, char in enumerate(hint):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            inner, rest = hint[1:index], hint[index + 1 :]
-            if rest[:1] in ("", ".", ";"):
-                if inner.endswith(("?", "!", ".")) and rest.startswith("."):
-                    rest = rest[1:]
-                return inner + (rest or ("" if inner.endswith(("?", "!", ".")) else "."))
-            break
-    return hint
-
-
-if sys.version_info >= (3, 11):
-    _add_note = BaseException.add_note
-else:  # no add_note before 3.11: the same attribute, read by exceptiongroup's traceback
-
-    def _add_note(error: BaseException, note: str) -> None:
-        notes = error.__dict__.setdefault("__notes__", [])
-        notes.append(note)
+        if hint:  # what add_note (3.11+) does, on every Python
+            vars(self).setdefault("__notes__", []).append(hint)
 
 
 class SyncToAsyncTypeError(AsgiBridgeError, TypeError):
@@ -475,7 +442,7 @@ class UnsupportedScopeError(AsgiBridgeError, ValueError):
     Example:
         >>> err = UnsupportedScopeError("WSGI wrapper received a non-HTTP scope", "(type 'x')")
         >>> str(err), err.__notes__
-        ('WSGI wrapper received a non-HTTP scope', ["type 'x'."])
+        ('WSGI wrapper received a non-HTTP scope', ["(type 'x')"])
     """
 
 
@@ -541,10 +508,5 @@ class RequestBodyTimeoutError(AsgiBridgeError, TimeoutError):
 
 
 def with_notes(error: BaseException) -> str:
-    """``str(error)`` followed by its notes (PEP 678), for one-line reports: logs, the CLI.
-
-    Example:
-        >>> with_notes(AsgiBridgeError("the loop is closed", "Start a new one."))
-        'the loop is closed Start a new one.'
-    """
+    """``str(error)`` and its notes (PEP 678) on one line, for logs and the CLI."""
     return " ".join([str(error), *getattr(error, "__notes__", ())]).strip()
