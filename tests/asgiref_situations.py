@@ -50,6 +50,8 @@ HTTP_SCOPE = {
 
 
 def builtin_of(kind: type) -> str:
+    if issubclass(kind, asyncio.CancelledError):
+        return "CancelledError"
     return next(c.__name__ for c in kind.__mro__ if c.__module__ == "builtins")
 
 
@@ -253,6 +255,15 @@ async def communicator_app_returned() -> None:
     await communicator.receive_output(0.01)
 
 
+async def communicator_send_after_timeout() -> None:
+    communicator = ApplicationCommunicator(never_sends, HTTP_SCOPE)
+    try:
+        await communicator.receive_output(0.01)
+    except TimeoutError:
+        pass
+    await communicator.send_input({"type": "http.request"})
+
+
 async def communicator_receive_timeout() -> None:
     communicator = ApplicationCommunicator(never_sends, HTTP_SCOPE)
     await communicator.receive_output(0.01)
@@ -295,6 +306,10 @@ def main() -> None:
     record("WsgiToAsgi: start_response called twice without exc_info", start_response_twice)
     record("WsgiToAsgi: a scope of an unknown type", wsgi_unknown_scope)
     record("ApplicationCommunicator.receive_output timeout", communicator_receive_timeout)
+    record(
+        "ApplicationCommunicator.send_input after a receive_output timeout",
+        communicator_send_after_timeout,
+    )
     record(
         "ApplicationCommunicator.receive_output after the app returned",
         communicator_app_returned,

@@ -49,6 +49,7 @@ SITUATION_NAMES = (
     "WsgiToAsgi: start_response called twice without exc_info",
     "WsgiToAsgi: a scope of an unknown type",
     "ApplicationCommunicator.receive_output timeout",
+    "ApplicationCommunicator.send_input after a receive_output timeout",
     "ApplicationCommunicator.receive_output after the app returned",
     "ApplicationCommunicator.wait on a crashed application",
 )

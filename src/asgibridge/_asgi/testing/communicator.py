@@ -113,17 +113,19 @@ class ApplicationCommunicator:
             return
         if future.cancelled():
             # asgiref re-raises the task's CancelledError here (Channels' tests
-            # expect it): ours is one, and says why the application is gone.
+            # expect it): ours is one, with its empty str(); the note says why the
+            # application is gone.
             if self._cancelled_by_timeout:
                 raise ApplicationNotRunningError(
-                    "the application is no longer running: a receive_output() timeout "
-                    "cancelled it.",
-                    "Use receive_output(timeout, cancel_on_timeout=False) to probe for "
-                    "output while keeping the application running.",
+                    "",
+                    "The application is no longer running: a receive_output() timeout "
+                    "cancelled it. Use receive_output(timeout, cancel_on_timeout=False) to "
+                    "probe for output while keeping the application running.",
                 )
             raise ApplicationNotRunningError(
-                "the application is no longer running: it was cancelled.",
-                "It was stopped (stop(), or its task was cancelled) before this call.",
+                "",
+                "The application is no longer running: it was stopped (stop(), or its task "
+                "was cancelled) before this call.",
             )
         future.result()  # raises the application's exception, traceback intact
 
