@@ -200,16 +200,22 @@ def test_no_flat_package_and_no_long_module() -> None:
 # .iterators, .testclient, .asgi_to_wsgi, .file_wrapper, .asgi_types.
 ASGIREF_NAMES: dict[str, frozenset[str]] = {
     "compatibility": frozenset(
-        {"double_to_single_callable", "guarantee_single_callable", "is_double_callable"}
+        {
+            "double_to_single_callable",
+            "guarantee_single_callable",
+            "is_double_callable",
+            "iscoroutinefunction",
+        }
     ),
     "current_thread_executor": frozenset({"CurrentThreadExecutor"}),
     "local": frozenset({"Local"}),
-    "server": frozenset({"StatelessServer"}),
+    "server": frozenset({"StatelessServer", "guarantee_single_callable", "logger"}),
     "sync": frozenset(
         {
             "AsyncSingleThreadContext",
             "AsyncToSync",
             "CurrentThreadExecutor",
+            "Local",
             "SyncToAsync",
             "ThreadSensitiveContext",
             "async_to_sync",
@@ -218,7 +224,7 @@ ASGIREF_NAMES: dict[str, frozenset[str]] = {
             "sync_to_async",
         }
     ),
-    "testing": frozenset({"ApplicationCommunicator"}),
+    "testing": frozenset({"ApplicationCommunicator", "guarantee_single_callable"}),
     "timeout": frozenset({"timeout"}),
     "typing": frozenset(
         {
@@ -260,7 +266,7 @@ ASGIREF_NAMES: dict[str, frozenset[str]] = {
             "ASGIApplication",
         }
     ),
-    "wsgi": frozenset({"WsgiToAsgi", "WsgiToAsgiInstance"}),
+    "wsgi": frozenset({"AsyncToSync", "WsgiToAsgi", "WsgiToAsgiInstance", "sync_to_async"}),
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import asgibridge
+from asgibridge._errors import with_notes
 from asgibridge.exceptions import BridgeDeadlockError, LoopUnavailableError
 from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
 
@@ -48,7 +49,7 @@ async def test_asyncio_run_on_the_process_wide_sync_thread_raises() -> None:
         await sync_to_async(starts_its_own_loop)()
     assert isinstance(info.value, RuntimeError)
     assert info.value.args[0] == "Single thread executor already being used, would deadlock"
-    assert "asgibridge-sync" in str(info.value)  # names the blocked thread
+    assert "asgibridge-sync" in with_notes(info.value)  # names the blocked thread
 
 
 @pytest.mark.asyncio
@@ -77,7 +78,7 @@ def test_asyncio_run_on_the_blocked_sync_caller_raises() -> None:
     error = box["error"]
     assert isinstance(error, BridgeDeadlockError)
     assert isinstance(error, RuntimeError)
-    assert "blocked-caller" in str(error)
+    assert "blocked-caller" in with_notes(error)
 
 
 # -- loops that go away ---------------------------------------------------------
@@ -172,7 +173,7 @@ def test_hang_timeout_turns_a_long_wait_into_an_error() -> None:
         asgibridge.configure(**previous)
     assert isinstance(info.value, RuntimeError)
     assert threading.current_thread().name in str(info.value)  # names the waiting thread
-    assert "ASGIBRIDGE_HANG_TIMEOUT" in str(info.value)  # and the knob
+    assert "ASGIBRIDGE_HANG_TIMEOUT" in with_notes(info.value)  # and the knob
 
 
 def test_abandoned_sync_code_whose_loop_closed_can_still_call_async_to_sync() -> None:

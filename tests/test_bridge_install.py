@@ -47,7 +47,7 @@ def test_install_makes_asgiref_modules_the_same_objects() -> None:
             return 2 * x
 
         print(json.dumps({
-            "package": asgiref is asgibridge,
+            "package": asgiref is not asgibridge and asgiref.__version__ == "3.13.0",
             "sync": asgiref.sync is asgibridge.sync,
             "compat": asgiref.compatibility is asgibridge.compatibility,
             "cte": asgiref.current_thread_executor is asgibridge.current_thread_executor,
@@ -55,8 +55,8 @@ def test_install_makes_asgiref_modules_the_same_objects() -> None:
             "names": async_to_sync is asgibridge.sync.async_to_sync
                 and sync_to_async is asgibridge.sync.sync_to_async,
             "works": async_to_sync(double)(21),
-            "real": [m.__file__ for n, m in sys.modules.items()
-                     if n.startswith("asgiref") and "asgibridge" not in (m.__file__ or "")],
+            "real": [n for n, m in sys.modules.items() if n.startswith("asgiref")
+                     and "asgibridge" not in (getattr(m, "__file__", None) or "asgibridge")],
         }))
         """
     )
@@ -83,21 +83,23 @@ def test_install_refuses_when_the_real_asgiref_is_imported() -> None:
         try:
             asgibridge.install_as_asgiref()
         except ImportError as exc:
-            error = (type(exc) is AsgirefAlreadyImportedError, str(exc))
+            error = (type(exc) is AsgirefAlreadyImportedError, str(exc), exc.__notes__)
         else:
             error = None
         print(json.dumps({
             "error": error,
             "untouched": sys.modules["asgiref"] is real
                 and sys.modules["asgiref.sync"] is asgiref.sync,
+            "no_finder": not any(type(f).__name__ == "AsgirefFinder" for f in sys.meta_path),
         }))
         """
     )
     assert result["untouched"] is True
-    is_ours, message = result["error"]
+    assert result["no_finder"] is True
+    is_ours, message, [hint] = result["error"]
     assert is_ours is True
     assert "asgiref.sync" in message
-    assert "before anything imports asgiref" in message
+    assert "before anything imports asgiref" in hint
 
 
 def test_importing_every_public_module_starts_nothing() -> None:

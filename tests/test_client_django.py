@@ -62,6 +62,7 @@ urlpatterns = [path("hello", hello), path("echo", echo), path("stream", stream)]
 django.setup()
 
 from django.core.asgi import get_asgi_application
+from asgibridge._errors import with_notes
 from asgibridge.lifespan import LifespanMiddleware, LifespanUnsupportedError
 from asgibridge.testclient import TestClient
 
@@ -87,7 +88,7 @@ try:
     with TestClient(app, lifespan="on", validate=False):
         pass
 except LifespanUnsupportedError as exc:
-    RESULTS["unsupported"] = str(exc)
+    RESULTS["unsupported"] = with_notes(exc)
 
 def warm_up(state):
     state["warm"] = True

@@ -53,9 +53,9 @@ def responses(report: Report) -> list[Report]:
     return [*report["sequential"], *report["batches"]["sync"], *report["batches"]["async"]]
 
 
-def test_asgiref_is_asgibridge_inside_django(report: Report) -> None:
+def test_asgiref_is_served_by_asgibridge_inside_django(report: Report) -> None:
     assert report["checks"] == {
-        "asgiref_is_asgibridge": True,
+        "asgiref_is_served_by_asgibridge": True,
         "sync_is_asgibridge_sync": True,
         "local_is_asgibridge_local": True,
         "django_connections_use_asgibridge_local": True,

@@ -45,6 +45,7 @@ def test_patch_all_fails_at_first_use_with_the_fix() -> None:
         from gevent import monkey
         monkey.patch_all()
         import threading
+        from asgibridge._errors import with_notes
         from asgibridge.exceptions import GreenThreadsError
         from asgibridge.sync import async_to_sync, sync_to_async
 
@@ -56,7 +57,7 @@ def test_patch_all_fails_at_first_use_with_the_fix() -> None:
                 call()
             except GreenThreadsError as exc:
                 assert isinstance(exc, RuntimeError)
-                print("ERROR:", exc)
+                print("ERROR:", with_notes(exc))
             else:
                 print("NO ERROR")
         print("THREADS:", sorted(t.name for t in threading.enumerate()))
@@ -129,6 +130,7 @@ def test_patching_queues_or_selectors_alone_also_fails_at_first_use() -> None:
         """
         from gevent import monkey
         monkey.patch_all(thread=False)
+        from asgibridge._errors import with_notes
         from asgibridge.exceptions import GreenThreadsError
         from asgibridge.iterators import sync_iter_to_async
         from asgibridge.sync import async_to_sync
@@ -139,7 +141,7 @@ def test_patching_queues_or_selectors_alone_also_fails_at_first_use() -> None:
         try:
             async_to_sync(consume)()
         except GreenThreadsError as exc:
-            print("ERROR:", exc)
+            print("ERROR:", with_notes(exc))
         """
     )
     assert result.returncode == 0, result.stderr
@@ -153,6 +155,7 @@ EVENTLET_CHILD = """
     eventlet.monkey_patch({kwargs})
     import asyncio, threading
     import asgibridge
+    from asgibridge._errors import with_notes
     from asgibridge.exceptions import GreenThreadsError
     from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
     from asgibridge.sync import async_to_sync, sync_to_async
@@ -175,7 +178,7 @@ EVENTLET_CHILD = """
         loop_thread, pooled, items = async_to_sync(outer)()
         sync_items = list(async_iter_to_sync(agen()))
     except GreenThreadsError as exc:
-        print("ERROR:", exc)
+        print("ERROR:", with_notes(exc))
     else:
         print(
             "OK", loop_thread.startswith("asgibridge-loop"), pooled.startswith("asgibridge-pool"),

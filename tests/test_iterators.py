@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from asgibridge import _runtime
+from asgibridge._errors import with_notes
 from asgibridge._runtime import _state
 from asgibridge.exceptions import AsyncToSyncInLoopError, IteratorLoopChangedError
 from asgibridge.iterators import async_iter_to_sync, sync_iter_to_async
@@ -351,7 +352,7 @@ def test_async_iter_to_sync_refuses_another_loop() -> None:
     assert len(errors) == 1
     assert isinstance(errors[0], IteratorLoopChangedError)
     assert isinstance(errors[0], RuntimeError)
-    assert "AsyncSingleThreadContext" in str(errors[0])
+    assert "AsyncSingleThreadContext" in with_notes(errors[0])
 
 
 @pytest.mark.asyncio

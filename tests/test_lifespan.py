@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from asgibridge._errors import with_notes
 from asgibridge.exceptions import ApplicationTimeoutError
 from asgibridge.lifespan import (
     LifespanManager,
@@ -133,7 +134,7 @@ async def test_startup_timeout_without_receive_suggests_no_lifespan() -> None:
 
     with pytest.raises(ApplicationTimeoutError, match="never called receive") as info:
         await LifespanManager(ignores_scope, startup_timeout=0.05).startup()
-    assert "LifespanMiddleware" in str(info.value)
+    assert "LifespanMiddleware" in with_notes(info.value)
 
 
 @pytest.mark.asyncio

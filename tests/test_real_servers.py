@@ -381,7 +381,8 @@ urlpatterns = [path("", hello), path("echo", echo), path("stream", stream),
 
 from django.core.wsgi import get_wsgi_application
 import asgiref
-assert asgiref is asgibridge, "Django must run on asgibridge here"
+import asgibridge.sync
+assert asgiref.sync is asgibridge.sync, "Django must run on asgibridge here"
 from asgibridge.wsgi import WsgiToAsgi
 app = WsgiToAsgi(get_wsgi_application())
 """

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from asgi_scopes import RETURN, recv, run, send, ws_scope
+from asgibridge._errors import with_notes
 from asgibridge.validation import AppSpecError, WebSocketValidator
 
 CONNECT = {"type": "websocket.connect"}
@@ -245,5 +246,5 @@ def test_raise_mode_names_the_rule_and_the_section() -> None:
     err = info.value
     assert err.rule_id == "websocket.order.send-before-accept"
     assert err.section_url.endswith("specs/www.html#send-send-event")
-    assert "websocket.send only after websocket.accept" in str(err)
+    assert "websocket.send only after websocket.accept" in with_notes(err)
     assert validator.state == "handshake"

@@ -20,6 +20,7 @@ import pytest
 
 from asgibridge._asgi.wsgi import admission as wsgi_admission
 from asgibridge._asgi.wsgi import channel as wsgi_channel
+from asgibridge._errors import with_notes
 from asgibridge.exceptions import RequestBodyTimeoutError, WsgiProtocolError
 from asgibridge.instrumentation import stats
 from asgibridge.wsgi import WsgiToAsgi
@@ -395,7 +396,7 @@ async def test_start_response_refuses_header_injection(header: tuple[str, str]) 
     with pytest.raises(WsgiProtocolError):
         await _call(WsgiToAsgi(app), client)
     assert client.sent == []  # the server answers 500 for the raised error
-    assert "injection" in str(errors[0])
+    assert "injection" in with_notes(errors[0])
 
 
 @pytest.mark.asyncio

@@ -1,23 +1,31 @@
-"""Let import hooks registered before `install_as_asgiref` see the aliased modules.
+"""The import machinery behind `install_as_asgiref`: ``asgiref.X`` *is* ``asgibridge.X``.
 
-APM agents patch asgiref when ``asgiref.sync`` is imported: New Relic's
-agent puts a meta-path finder first in ``sys.meta_path`` that wraps the
-loader of the module being imported and patches the module once it has run.
-A module placed in ``sys.modules`` directly never passes a finder, so an
-agent initialised *before* ``install_as_asgiref()`` would never patch the
-aliased module (its hook waits for an import that never comes).
+A meta-path finder answers every ``import asgiref...``:
 
-Theory of operation: `announce` imports each alias once more through the
-import system, with a finder of ours placed just before the path-based
-finder (so after every hooking finder an agent put in front). Our loader
-hands back the asgibridge module object itself and runs nothing; a hooking
-finder in front wraps that loader and fires its hooks on that very object.
+- ``asgiref`` itself is a small package object of its own (`AsgirefPackage`),
+  not the ``asgibridge`` package: its ``__version__`` is the asgiref version
+  whose behaviour asgibridge provides (code checks it), while
+  ``asgibridge.__version__`` stays asgibridge's. Its other attributes reach
+  asgibridge's modules (``asgiref.sync``) and top-level API lazily.
+- ``asgiref.X`` (X public, at any depth) loads as the module object
+  ``asgibridge.X``, imported on first use: never a second copy of a source
+  file, so one runtime with one state. Names with a private part
+  (``asgiref._runtime``) and names asgibridge lacks are not found, as with
+  the real asgiref.
 
-Rules: the aliased object stays the one in ``sys.modules`` whatever a finder
-does (checked, restored); the import system's rewrite of ``__spec__`` and our
-loader's of ``__name__`` (a hooking loader reads it to find its hooks: the
-alias's name while the hooks run) are undone; any failure falls back to the
-plain ``sys.modules`` assignment.
+Why a finder, not ``sys.modules`` entries: imports keep passing through the
+finders, so an APM agent's hooking finder placed in front (New Relic wraps the
+loader of ``asgiref.sync`` and patches the module once it has loaded) fires on
+the very object, whenever the agent was initialised. The finder sits just
+before the path-based finder: after every hooking finder, before the real
+asgiref on ``sys.path``.
+
+The import system stamps ``__spec__`` (and, for a hooking loader that names
+its hooks by ``module.__name__``, we stamp ``__name__``) with the alias on the
+shared module object; both are put back as soon as the load is over (at once
+when no loader wraps ours, else when the import system binds the module on
+its parent), so ``asgibridge.X`` keeps its own name and ``importlib.reload``
+re-runs its source under it.
 """
 
 from __future__ import annotations
@@ -26,68 +34,151 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import pkgutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
-__all__ = ("announce",)
+__all__ = ("ALIAS", "AsgirefFinder", "AsgirefPackage", "install_finder")
+
+ALIAS = "asgiref"
+_PREFIX = ALIAS + "."
+_TARGET = "asgibridge"
+
+
+def _public_modules() -> frozenset[str]:
+    """asgibridge's public module names (what ``asgiref.<name>`` may reach)."""
+    package = importlib.import_module(_TARGET)
+    return frozenset(
+        m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")
+    )
+
+
+class AsgirefPackage(ModuleType):
+    """``sys.modules["asgiref"]`` under the alias: asgiref's version, asgibridge's modules."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names not in the namespace (PEP 562 semantics for a subclass).
+        if not name.startswith("_"):
+            package = importlib.import_module(_TARGET)
+            if name in package.__all__:
+                return getattr(package, name)
+            if name in _public_modules():
+                return importlib.import_module(_PREFIX + name)
+        raise AttributeError(f"module {ALIAS!r} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        package = importlib.import_module(_TARGET)
+        return sorted(set(self.__dict__) | set(package.__all__) | _public_modules())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if isinstance(value, ModuleType):
+            # The import system binds a loaded submodule on its parent: its load is over.
+            for finder in sys.meta_path:
+                if isinstance(finder, AsgirefFinder):
+                    finder.restore(_PREFIX + name)
+
+
+class _PackageLoader(importlib.abc.Loader):
+    """Makes the `AsgirefPackage` (nothing of the real asgiref runs)."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return AsgirefPackage(spec.name)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__doc__ = (
+            f"asgiref {self.version}'s modules, served by asgibridge (install_as_asgiref())."
+        )
+        module.__version__ = self.version  # type: ignore[attr-defined]
 
 
 class _AliasLoader(importlib.abc.Loader):
-    """Loads an alias as an existing module object (nothing is executed)."""
+    """Loads ``asgiref.X`` as the module object ``asgibridge.X`` (imported under its own name)."""
 
-    def __init__(self, module: ModuleType, alias: str) -> None:
-        self.module = module
+    def __init__(self, finder: AsgirefFinder, alias: str, target: str) -> None:
+        self.finder = finder
         self.alias = alias
+        self.target = target
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return self.module
+        module = importlib.import_module(self.target)
+        self.finder.pending[self.alias] = (module, module.__spec__, module.__name__)
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        # A hooking loader around this one names the module it hooks by
-        # ``module.__name__`` once this returns: it must be the alias's name
-        # until `announce` puts the real one back.
-        module.__name__ = self.alias
+        # Nothing to run: the module ran once, as asgibridge.X.
+        own = importlib.import_module(self.target)
+        if module is not own:
+            # A wrapping loader made a module of its own instead of asking ours: the
+            # import system returns what sys.modules holds once this returns.
+            sys.modules[self.alias] = own
+            return
+        spec = module.__spec__
+        if spec is not None and spec.loader is not self and self.alias.count(".") == 1:
+            # A hooking loader wraps ours and looks its hooks up by module.__name__
+            # once this returns; AsgirefPackage.__setattr__ (the import system binds
+            # the module on its parent next) puts the name and spec back.
+            module.__name__ = self.alias
+        else:
+            self.finder.restore(self.alias)
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, modules: Mapping[str, ModuleType]) -> None:
-        self.modules = modules
+class AsgirefFinder(importlib.abc.MetaPathFinder):
+    """Finds ``asgiref`` and ``asgiref.X`` (X public) as asgibridge's objects."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        # alias -> (module, its own spec, its own name) while its load is in flight.
+        self.pending: dict[str, tuple[ModuleType, Any, str]] = {}
+
+    def restore(self, alias: str) -> None:
+        """Give the module loaded as ``alias`` its own ``__spec__`` and ``__name__`` back."""
+        entry = self.pending.pop(alias, None)
+        if entry is not None:
+            module, spec, name = entry
+            module.__spec__, module.__name__ = spec, name
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        module = self.modules.get(fullname)
-        if module is None:
+        if fullname == ALIAS:
+            return importlib.machinery.ModuleSpec(
+                ALIAS, _PackageLoader(self.version), origin="served by asgibridge", is_package=True
+            )
+        if not fullname.startswith(_PREFIX):
             return None
-        return importlib.util.spec_from_loader(
-            fullname, _AliasLoader(module, fullname), is_package=hasattr(module, "__path__")
+        # A load of this alias that failed half-way (a hook raised) left its stamp: undo it.
+        self.restore(fullname)
+        rest = fullname[len(_PREFIX) :]
+        if any(part.startswith("_") for part in rest.split(".")):
+            return None  # asgibridge's internals are not asgiref's modules
+        name = f"{_TARGET}.{rest}"
+        try:
+            found = importlib.util.find_spec(name)
+        except ImportError:
+            return None
+        if found is None:
+            return None
+        return importlib.machinery.ModuleSpec(
+            fullname,
+            _AliasLoader(self, fullname, name),
+            is_package=found.submodule_search_locations is not None,
         )
 
 
-def announce(modules: Mapping[str, ModuleType]) -> None:
-    """Put ``modules`` (alias name -> module, parents first) in ``sys.modules`` via the finders."""
-    finder = _AliasFinder(modules)
+def install_finder(version: str) -> bool:
+    """Put one `AsgirefFinder` just before the path-based finder; False if one is there."""
     meta_path = sys.meta_path
+    if any(isinstance(f, AsgirefFinder) for f in meta_path):
+        return False
     position = next(
         (i for i, f in enumerate(meta_path) if f is importlib.machinery.PathFinder),
         len(meta_path),
     )
-    meta_path.insert(position, finder)
-    try:
-        for name, module in modules.items():
-            spec, real_name = module.__spec__, module.__name__
-            sys.modules.pop(name, None)
-            try:
-                importlib.import_module(name)
-            except Exception:
-                pass  # a foreign finder failed: the plain assignment below still aliases
-            finally:
-                if sys.modules.get(name) is not module:
-                    sys.modules[name] = module
-                module.__spec__, module.__name__ = spec, real_name
-    finally:
-        try:
-            meta_path.remove(finder)
-        except ValueError:
-            pass
+    meta_path.insert(position, AsgirefFinder(version))
+    return True

@@ -14,6 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._errors import with_notes
+
 __all__ = ("main",)
 
 
@@ -85,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app = load_app(args.app)
     except (ImportError, AttributeError) as exc:
-        print(f"asgibridge check: cannot load {args.app!r}: {exc}", file=sys.stderr)
+        print(f"asgibridge check: cannot load {args.app!r}: {with_notes(exc)}", file=sys.stderr)
         return 2
     try:
         result = run_check(
@@ -99,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             strict=args.strict,
         )
     except ValueError as exc:  # an --ignore pattern that names no rule
-        print(f"asgibridge check: {exc}", file=sys.stderr)
+        print(f"asgibridge check: {with_notes(exc)}", file=sys.stderr)
         return 2
     text = json.dumps(result.as_dict(), indent=2) if args.json else result.format()
     try:

@@ -5,8 +5,10 @@ Rules:
 - Each class subclasses `AsgiBridgeError` *and* the built-in exception asgiref
   raises in the same situation, so `except RuntimeError` / `except TypeError`
   written against asgiref keeps working.
-- `args[0]` is asgiref's own message where asgiref has one (code and tests
-  compare it), and `str()` adds what was expected and what to do: the *hint*.
+- ``str(exc)`` is asgiref's own message where asgiref has one (code, tests,
+  log filters and error fingerprints compare it); what was expected and what
+  to do, the *hint*, is a PEP 678 note (``exc.add_note``), shown in
+  tracebacks and searched by ``pytest.raises(match=...)``.
 - Stdlib only; this module is a leaf that every layer may import.
 """
 
@@ -57,24 +59,22 @@ class AsgiBridgeError(Exception):
     """Base class of every error asgibridge raises.
 
     Args:
-        message: what happened (asgiref's wording where asgiref has one).
-        hint: what was expected and what to do; appended by ``str()``.
+        message: what happened (asgiref's wording where asgiref has one);
+            ``str()`` of the error.
+        hint: what was expected and what to do; added as a note (PEP 678) and
+            kept in ``hint``.
 
     Example:
         >>> err = AsgiBridgeError("the loop is closed", "Start a new one.")
-        >>> err.args[0]
-        'the loop is closed'
-        >>> str(err)
-        'the loop is closed Start a new one.'
+        >>> str(err), err.__notes__
+        ('the loop is closed', ['Start a new one.'])
     """
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
-
-    def __str__(self) -> str:
-        base = super().__str__()
-        return f"{base} {self.hint}" if self.hint else base
+        if hint:  # what add_note (3.11+) does, on every Python
+            vars(self).setdefault("__notes__", []).append(hint)
 
 
 class SyncToAsyncTypeError(AsgiBridgeError, TypeError):
@@ -450,8 +450,9 @@ class UnsupportedScopeError(AsgiBridgeError, ValueError):
     """`WsgiToAsgi` received a scope type it cannot serve (not http, websocket or lifespan).
 
     Example:
-        >>> str(UnsupportedScopeError("WSGI wrapper received a non-HTTP scope", "(type 'x')"))
-        "WSGI wrapper received a non-HTTP scope (type 'x')"
+        >>> err = UnsupportedScopeError("WSGI wrapper received a non-HTTP scope", "(type 'x')")
+        >>> str(err), err.__notes__
+        ('WSGI wrapper received a non-HTTP scope', ["(type 'x')"])
     """
 
 
@@ -514,3 +515,8 @@ class RequestBodyTimeoutError(AsgiBridgeError, TimeoutError):
         >>> isinstance(RequestBodyTimeoutError("no body data for 30 s"), OSError)
         True
     """
+
+
+def with_notes(error: BaseException) -> str:
+    """``str(error)`` and its notes (PEP 678) on one line, for logs and the CLI."""
+    return " ".join([str(error), *getattr(error, "__notes__", ())]).strip()

@@ -1,13 +1,15 @@
 """`install_as_asgiref()`: make ``import asgiref...`` return asgibridge's modules.
 
 For code that cannot be edited (Django, Channels, Daphne): after the call,
-``sys.modules["asgiref"]`` *is* the ``asgibridge`` package and each public
-``asgiref.X`` is the same module object as ``asgibridge.X``, like PyMySQL's
-``install_as_MySQLdb()``.
+each ``asgiref.X`` is the same module object as ``asgibridge.X`` (imported
+lazily, on first use, through `asgibridge._alias_hooks`'s finder), and
+``sys.modules["asgiref"]`` is a small package object whose ``__version__`` is
+`ASGIREF_VERSION`, the asgiref release whose behaviour asgibridge provides.
 
 Rules: idempotent; refuses when the real asgiref is already imported (two
 copies of the bridge in one process would each think the other's blocked
-threads are foreign: silent deadlocks); only public modules are aliased.
+threads are foreign: silent deadlocks); asgibridge's internals are never
+reachable under asgiref's name.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-from ._alias_hooks import announce
+from ._alias_hooks import ALIAS, AsgirefPackage, install_finder
 from ._errors import AsgirefAlreadyImportedError
 
-__all__ = ("PUBLIC_MODULES", "install_as_asgiref")
+__all__ = ("ASGIREF_VERSION", "PUBLIC_MODULES", "install_as_asgiref")
 
-# asgiref's public modules, in asgiref's names. Those asgibridge does not
-# provide yet are skipped (``import asgiref.X`` then fails as it would anyway).
+ASGIREF_VERSION = "3.13.0"
+"""The asgiref release whose names, messages and behaviour the alias provides."""
+
+# asgiref's public modules, in asgiref's names (asgibridge's own public modules
+# are reachable under the alias too).
 PUBLIC_MODULES = (
     "compatibility",
     "current_thread_executor",
@@ -36,7 +41,7 @@ PUBLIC_MODULES = (
 
 
 def install_as_asgiref() -> None:
-    """Alias ``asgiref`` and its public submodules to asgibridge's.
+    """Serve ``import asgiref`` and ``import asgiref.X`` with asgibridge's modules.
 
     Call it before anything imports asgiref (first thing in ``manage.py``,
     ``asgi.py`` or ``wsgi.py``). Under pytest with pytest-django a
@@ -51,29 +56,23 @@ def install_as_asgiref() -> None:
         >>> import asgibridge, sys
         >>> asgibridge.install_as_asgiref()  # doctest: +SKIP
         >>> import asgiref.sync  # doctest: +SKIP
-        >>> asgiref.sync is asgibridge.sync  # doctest: +SKIP
-        True
+        >>> asgiref.sync is asgibridge.sync, asgiref.__version__  # doctest: +SKIP
+        (True, '3.13.0')
     """
-    package = importlib.import_module("asgibridge")
-    present = sys.modules.get("asgiref")
-    if present is package:
-        return
-    foreign = sorted(
-        name for name in sys.modules if name == "asgiref" or name.startswith("asgiref.")
-    )
-    if foreign:
-        raise AsgirefAlreadyImportedError(
-            f"the real asgiref is already imported ({', '.join(foreign)}).",
-            "Call asgibridge.install_as_asgiref() before anything imports asgiref or "
-            "Django: first thing in manage.py / asgi.py / wsgi.py (under pytest-django, "
-            "a conftest.py is too late: call it from a module loaded with `pytest -p`).",
+    if not isinstance(sys.modules.get(ALIAS), AsgirefPackage):
+        foreign = sorted(
+            name
+            for name, module in list(sys.modules.items())
+            if (name == ALIAS or name.startswith(ALIAS + "."))
+            and not (getattr(module, "__name__", None) or "").startswith("asgibridge.")
         )
-    modules = {}
-    for name in PUBLIC_MODULES:
-        try:
-            modules[name] = importlib.import_module(f"asgibridge.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"asgibridge.{name}":
-                raise
-    # Through the finders, so that import hooks set earlier (APM agents) fire (issue 15).
-    announce({"asgiref": package, **{f"asgiref.{n}": m for n, m in modules.items()}})
+        if foreign:
+            raise AsgirefAlreadyImportedError(
+                f"the real asgiref is already imported ({', '.join(foreign)}).",
+                "Call asgibridge.install_as_asgiref() before anything imports asgiref or "
+                "Django: first thing in manage.py / asgi.py / wsgi.py (under pytest-django, "
+                "a conftest.py is too late: call it from a module loaded with `pytest -p`).",
+            )
+    install_finder(ASGIREF_VERSION)
+    # Through the finders, so that import hooks set earlier (APM agents) see it.
+    importlib.import_module(ALIAS)

@@ -5,5 +5,11 @@ from ._asgi.callables import (
     guarantee_single_callable,
     is_double_callable,
 )
+from ._runtime.host._coroutines import iscoroutinefunction
 
-__all__ = ("double_to_single_callable", "guarantee_single_callable", "is_double_callable")
+__all__ = (
+    "double_to_single_callable",
+    "guarantee_single_callable",
+    "is_double_callable",
+    "iscoroutinefunction",
+)

@@ -12,6 +12,7 @@ runs on either; asgibridge's additions are in `asgibridge.cancellation`
 """
 
 from ._moved import moved_names
+from ._runtime._local import Local
 from ._runtime.bridge._async_to_sync import AsyncToSync, async_to_sync
 from ._runtime.bridge._sync_to_async import SyncToAsync, sync_to_async
 from ._runtime.host._coroutines import iscoroutinefunction, markcoroutinefunction
@@ -22,6 +23,7 @@ __all__ = (
     "AsyncSingleThreadContext",
     "AsyncToSync",
     "CurrentThreadExecutor",
+    "Local",
     "SyncToAsync",
     "ThreadSensitiveContext",
     "async_to_sync",

@@ -9,8 +9,10 @@ streamed with back-pressure. See ``docs/wsgi.md``. The reverse adapter,
 
 from ._asgi.wsgi.wsgi_to_asgi import WsgiToAsgi, WsgiToAsgiInstance
 from ._moved import moved_names
+from ._runtime.bridge._async_to_sync import AsyncToSync
+from ._runtime.bridge._sync_to_async import sync_to_async
 
-__all__ = ("WsgiToAsgi", "WsgiToAsgiInstance")
+__all__ = ("AsyncToSync", "WsgiToAsgi", "WsgiToAsgiInstance", "sync_to_async")
 
 # asgibridge's additions that used to live here: still importable, with a warning.
 __getattr__ = moved_names(

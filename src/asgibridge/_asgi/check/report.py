@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..._errors import with_notes
 from ..spec.tables import SPEC_VERSIONS
 from ..validator.guard import format_violation, guard
 from ..validator.machines import RULES, Violation
@@ -253,7 +254,8 @@ def www_scope(
 
 def describe_exc(exc: BaseException) -> str:
     """``Type: message`` of an exception."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = with_notes(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # Tasks that refused to stop: kept referenced for the life of the process.

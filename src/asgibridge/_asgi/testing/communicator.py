@@ -113,17 +113,19 @@ class ApplicationCommunicator:
             return
         if future.cancelled():
             # asgiref re-raises the task's CancelledError here (Channels' tests
-            # expect it): ours is one, and says why the application is gone.
+            # expect it): ours is one, with its empty str(); the note says why the
+            # application is gone.
             if self._cancelled_by_timeout:
                 raise ApplicationNotRunningError(
-                    "the application is no longer running: a receive_output() timeout "
-                    "cancelled it.",
-                    "Use receive_output(timeout, cancel_on_timeout=False) to probe for "
-                    "output while keeping the application running.",
+                    "",
+                    "The application is no longer running: a receive_output() timeout "
+                    "cancelled it. Use receive_output(timeout, cancel_on_timeout=False) to "
+                    "probe for output while keeping the application running.",
                 )
             raise ApplicationNotRunningError(
-                "the application is no longer running: it was cancelled.",
-                "It was stopped (stop(), or its task was cancelled) before this call.",
+                "",
+                "The application is no longer running: it was stopped (stop(), or its task "
+                "was cancelled) before this call.",
             )
         future.result()  # raises the application's exception, traceback intact
 
@@ -248,23 +250,27 @@ class ApplicationCommunicator:
             pass
         if future.done():
             self._raise_if_crashed()  # its exception beats our timeout
+            # str() is asgiref's (a bare TimeoutError): what happened is the note.
             raise ApplicationTimeoutError(
-                "the application finished without sending the message receive_output() "
-                "waited for.",
-                "It returned; check the messages it sent before, or why it returned early.",
+                "",
+                "The application finished without sending the message receive_output() "
+                "waited for. It returned; check the messages it sent before, or why it "
+                "returned early.",
             )
         if not cancel_on_timeout:
             raise ApplicationTimeoutError(
-                f"the application sent no message within {timeout} s.",
-                "It is still running (cancel_on_timeout=False).",
+                "",
+                f"The application sent no message within {timeout} s. It is still running "
+                "(cancel_on_timeout=False).",
             )
         self._cancelled_by_timeout = True
         stopped = await stop_task(future)
         if stopped and not future.cancelled() and future.exception() is not None:
             future.result()  # it raised while being cancelled: that is the news
         raise ApplicationTimeoutError(
-            f"the application sent no message within {timeout} s.",
-            _stopped_hint(stopped) + " Pass cancel_on_timeout=False to probe without stopping it.",
+            "",
+            f"The application sent no message within {timeout} s. {_stopped_hint(stopped)} "
+            "Pass cancel_on_timeout=False to probe without stopping it.",
         )
 
     async def receive_nothing(self, timeout: float = 0.1, interval: float = 0.01) -> bool:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from ..._errors import (
     BridgeDeadlockError,
     LifespanUnsupportedError,
+    with_notes,
 )
 from ..._runtime import LoopThread, fork_generation, fork_lock
 from ..callables import guarantee_single_callable
@@ -217,12 +218,12 @@ class AsgiToWsgi:
             manager = future.result(self.startup_timeout + _MARGIN)
         except LifespanUnsupportedError as exc:
             if self.lifespan == "on":
-                runtime.failure = str(exc)
-                logger.error("ASGI lifespan startup failed: %s", exc)
+                runtime.failure = with_notes(exc)
+                logger.error("ASGI lifespan startup failed: %s", runtime.failure)
             return
         except Exception as exc:
             future.cancel()
-            runtime.failure = str(exc) or repr(exc)
+            runtime.failure = with_notes(exc) or repr(exc)
             logger.error(
                 "ASGI lifespan startup failed; every request will be answered 500: %s",
                 runtime.failure,

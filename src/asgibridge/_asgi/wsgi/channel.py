@@ -337,4 +337,7 @@ def _fresh(error: BaseException) -> BaseException:
     hint = getattr(error, "hint", None)
     if hint is not None:
         copy.hint = hint  # type: ignore[attr-defined]
+    notes = getattr(error, "__notes__", None)
+    if notes is not None and getattr(copy, "__notes__", None) != notes:
+        vars(copy)["__notes__"] = list(notes)  # the attribute add_note keeps (PEP 678)
     return copy

@@ -66,8 +66,8 @@ class timeout:  # asgiref's public name (lowercase on purpose)
         self, timeout: float | None, *, loop: asyncio.AbstractEventLoop | None = None
     ) -> None:
         warnings.warn(
-            "asgibridge.timeout.timeout (asgiref.timeout.timeout) is deprecated. "
-            "Use asyncio.timeout() instead.",
+            # asgiref's words exactly: warning filters match the message's start.
+            "asgiref.timeout.timeout is deprecated. Use asyncio.timeout() instead.",
             DeprecationWarning,
             stacklevel=2,
         )
