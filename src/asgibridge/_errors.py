@@ -291,12 +291,7 @@ if TYPE_CHECKING:
     import asyncio
 
     class ApplicationNotRunningError(AsgiBridgeError, asyncio.CancelledError):
-        """The application instance was already cancelled (by a timeout or ``stop()``).
-
-        Raised by ``ApplicationCommunicator.send_input`` / ``receive_output``
-        where asgiref re-raises the cancelled task's `asyncio.CancelledError`:
-        it *is* a ``CancelledError`` (and an `AsgiBridgeError` that says why).
-        """
+        """The application instance was already cancelled (``_NOT_RUNNING_DOC`` says more)."""
 
 else:
 
