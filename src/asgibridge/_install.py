@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ._activation.takeover import take_over
 from ._alias_hooks import announce
 from ._errors import AsgirefAlreadyImportedError
 
@@ -59,7 +60,8 @@ def install_as_asgiref() -> None:
     foreign = sorted(
         name for name in sys.modules if name == "asgiref" or name.startswith("asgiref.")
     )
-    if foreign:
+    # Real modules imported but not used yet (daphne's CLI) are taken over instead.
+    if foreign and not take_over(foreign, PUBLIC_MODULES):
         raise AsgirefAlreadyImportedError(
             f"the real asgiref is already imported ({', '.join(foreign)}).",
             "Call asgibridge.install_as_asgiref() before anything imports asgiref or "

@@ -169,7 +169,7 @@ def _execute(target: Target) -> int:
         exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
         return 0
     # What the generated console-script wrapper does with the function's result.
-    sys.exit(_load_entry_point(target.name)())
+    raise SystemExit(_load_entry_point(target.name)())
 
 
 def main(argv: Sequence[str]) -> int:
