@@ -17,7 +17,6 @@ import importlib.util
 import shutil
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,8 +39,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield make_project(tmp_path_factory.mktemp("activation"))
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("activation"))
 
 
 def _on_bridge(answer: dict[str, object]) -> None:

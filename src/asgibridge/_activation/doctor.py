@@ -120,11 +120,18 @@ def diagnose() -> Diagnosis:
         served_by, why = "none", "asgiref is not installed and asgibridge is not activated"
     else:
         served_by = "asgiref"
-        why = (
-            "the real asgiref was imported before any activation"
-            if imported_before
-            else "no activation path is on (see python -m asgibridge doctor --help)"
-        )
+        if imported_before:
+            why = "the real asgiref was imported before any activation"
+            warnings.append(
+                "the real asgiref was imported first (" + ", ".join(real) + "), so "
+                "install_as_asgiref() came too late; activate asgibridge before the program "
+                "starts: python -m asgibridge run -- CMD, or ASGIBRIDGE_AS_ASGIREF=1"
+            )
+        else:
+            why = (
+                "no activation path is on (python -m asgibridge run -- CMD, "
+                "ASGIBRIDGE_AS_ASGIREF=1, pytest -p asgibridge, or install_as_asgiref())"
+            )
         if os.environ.get(VARIABLE) and _startup_hook() is None:
             warnings.append(
                 f"{VARIABLE} is set but the start-up hook {PTH_NAME} is not in any site "

@@ -24,6 +24,7 @@ import re
 import runpy
 import shutil
 import sys
+import sysconfig
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -132,7 +133,8 @@ def resolve(argv: Sequence[str]) -> Target:
             return Target("script", command, (command, *rest), _script_dir(command))
         raise LaunchError(f"asgibridge run: {command}: not a Python script", status=126)
     entry_point = _console_script(command)
-    on_path = shutil.which(command)
+    # This environment's own wrapper first (the entry point run is this environment's).
+    on_path = shutil.which(command, path=sysconfig.get_path("scripts")) or shutil.which(command)
     if entry_point is not None:
         argv0 = on_path or command
         return Target("entry point", entry_point.value, (argv0, *rest), _script_dir(argv0))
