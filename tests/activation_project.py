@@ -141,24 +141,28 @@ def probe_through_fd(root: Path, argv: list[str], fd: int, **env: str) -> dict[s
 
 def probe_runserver(root: Path, argv: list[str], port: int, **env: str) -> dict[str, Any]:
     """Start Django's ``runserver`` (``argv``), wait for its banner, GET /probe/, stop it."""
+    env["PYTHONUNBUFFERED"] = "1"  # the banner must not wait in a pipe's buffer
     process = subprocess.Popen(
         argv, cwd=root, env=child_env(**env), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    seen: list[str] = []
+    seen = ""
     try:
         assert process.stdout is not None
+        fd = process.stdout.fileno()
         with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
+            selector.register(fd, selectors.EVENT_READ)
             deadline = time.monotonic() + WAIT
-            while not any("Quit the server" in line for line in seen):
+            # Raw reads: a buffered readline() could keep the banner in its buffer while
+            # select() waits for more output that never comes.
+            while "Quit the server" not in seen:
                 left = deadline - time.monotonic()
                 assert left > 0, seen
                 assert selector.select(left), seen
-                line = process.stdout.readline().decode(errors="replace")
-                assert line, seen  # it exited
-                seen.append(line)
-        # The banner comes just before the socket is bound: retry refused connections.
+                chunk = os.read(fd, 65536).decode(errors="replace")
+                assert chunk, seen  # it exited
+                seen += chunk
+        # Before Django 5.1 the banner came just before the bind: retry refused connections.
         transport = httpx.HTTPTransport(retries=5)
         with httpx.Client(transport=transport, timeout=WAIT) as client:
             answer = client.get(f"http://127.0.0.1:{port}/probe/")

@@ -263,6 +263,12 @@ def test_the_doctor_names_the_variable_and_the_launcher() -> None:
     assert found["warnings"] == []
 
 
+def test_the_doctor_warns_about_a_value_the_hook_does_not_understand() -> None:
+    status, found = doctor(ASGIBRIDGE_AS_ASGIREF="enabled")
+    assert (status, found["served_by"]) == (1, "asgiref")
+    assert "'enabled' is neither on" in found["warnings"][0]
+
+
 def test_the_doctor_warns_when_the_real_asgiref_came_first() -> None:
     seen = python(
         """

@@ -84,12 +84,18 @@ def _free_port() -> int:
         return port
 
 
-def test_launcher_manage_py_runserver_with_its_autoreloader(project: Path) -> None:
-    # The autoreloader serves from a child it starts with plain "python manage.py ...":
-    # the launcher's ASGIBRIDGE_AS_ASGIREF=1 and the start-up hook alias asgiref there.
+@pytest.mark.parametrize(
+    "command",
+    [["python", "manage.py"], ["django-admin"]],
+    ids=["python manage.py", "django-admin"],
+)
+def test_launcher_runserver_with_its_autoreloader(project: Path, command: list[str]) -> None:
+    # The autoreloader serves from a child it starts with plain "python manage.py ..." (or
+    # "python .../django-admin ..."): the launcher's ASGIBRIDGE_AS_ASGIREF=1 and the
+    # start-up hook alias asgiref there.
     port = _free_port()
-    argv = [*LAUNCH, "python", "manage.py", "runserver", f"127.0.0.1:{port}"]
-    answer = probe_runserver(project, argv, port)
+    argv = [*LAUNCH, *command, "runserver", "--pythonpath", ".", f"127.0.0.1:{port}"]
+    answer = probe_runserver(project, argv, port, DJANGO_SETTINGS_MODULE="mysite.settings")
     _on_bridge(answer)
     assert answer["pid"] != answer["server_pid"]
 

@@ -27,6 +27,8 @@ from .startup import VARIABLE
 __all__ = ("PTH_NAME", "Diagnosis", "diagnose", "main")
 
 PTH_NAME = "asgibridge-as-asgiref.pth"
+# The values the start-up hook understands (it switches on for the first four only).
+_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off", "")
 
 
 @dataclass
@@ -138,6 +140,12 @@ def diagnose() -> Diagnosis:
                 "directory: reinstall asgibridge (pip install asgibridge), or use the "
                 "launcher: python -m asgibridge run -- CMD"
             )
+    value = os.environ.get(VARIABLE)
+    if value is not None and value.strip().lower() not in _WORDS:
+        warnings.append(
+            f"{VARIABLE}={value!r} is neither on (1, true, yes, on) nor off (0, false, no, "
+            "off, empty): the start-up hook takes it as off"
+        )
     return Diagnosis(
         served_by=served_by,
         why=why,

@@ -25,6 +25,7 @@ import runpy
 import shutil
 import sys
 import sysconfig
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -170,8 +171,15 @@ def _execute(target: Target) -> int:
         code = compile(target.name, "<string>", "exec")
         exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
         return 0
-    # What the generated console-script wrapper does with the function's result.
-    raise SystemExit(_load_entry_point(target.name)())
+    function = _load_entry_point(target.name)
+    # Run it as the generated wrapper script would: that script is __main__ (a plain
+    # file, no __spec__), so code that re-executes "__main__" (Django's autoreloader,
+    # multiprocessing's spawn) starts the console script again, not this launcher.
+    main_module = types.ModuleType("__main__")
+    main_module.__file__ = target.argv[0]
+    main_module.__spec__ = None
+    sys.modules["__main__"] = main_module
+    raise SystemExit(function())  # what the wrapper does with the function's result
 
 
 def main(argv: Sequence[str]) -> int:
