@@ -176,6 +176,27 @@ def probe_runserver(root: Path, argv: list[str], port: int, **env: str) -> dict[
             process.stdout.close()
 
 
+def probe_port(root: Path, argv: list[str], port: int, **env: str) -> dict[str, Any]:
+    """Start a server that binds ``port`` itself, GET /probe/ (connects retried), stop it."""
+    log = root / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, cwd=root, env=child_env(**env), stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    try:
+        # Refused connections are retried with a growing back-off (about 30 s in all).
+        transport = httpx.HTTPTransport(retries=6)
+        with httpx.Client(transport=transport, timeout=WAIT) as client:
+            answer = client.get(f"http://127.0.0.1:{port}/probe/")
+        assert answer.status_code == 200, log.read_text(errors="replace")
+        result: dict[str, Any] = answer.json()
+        result["server_pid"] = process.pid
+        return result
+    finally:
+        _stop(process)
+
+
 def run_pytest(root: Path, *args: str) -> tuple[int, str]:
     """pytest + pytest-django on the project's ``test_probe.py``; (status, output)."""
     completed = subprocess.run(

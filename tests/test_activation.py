@@ -24,7 +24,7 @@ import pytest
 import asgibridge._activation
 from activation_project import child_env
 from asgibridge._activation.doctor import PTH_NAME
-from asgibridge._activation.launcher import LaunchError, resolve
+from asgibridge._activation.launcher import LaunchError, _load_entry_point, resolve
 
 TIMEOUT = 60.0
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +95,19 @@ def test_a_file_that_is_not_python_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LaunchError, match="not a Python script") as caught:
         resolve([str(binary)])
     assert caught.value.status == 126
+
+
+def test_an_entry_point_may_name_a_submodule_like_the_wrapper_imports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # granian's "granian:cli.entrypoint": the package does not import its cli module, the
+    # wrapper's "from granian import cli" does.
+    package = tmp_path / "launcher_probe_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "cli.py").write_text("def entrypoint():\n    return 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _load_entry_point("launcher_probe_pkg:cli.entrypoint [extra]")() == 7
 
 
 # -- the launcher: how it runs it ---------------------------------------------------------------

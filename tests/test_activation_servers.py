@@ -6,9 +6,10 @@ are loaded there. Each server is started the way its users start it, answers
 one request, and is stopped by its PID (see ``activation_project``).
 
 The activation table of issue 15: launcher x {uvicorn, daphne, gunicorn +
-uvicorn worker, manage.py runserver}, ``ASGIBRIDGE_AS_ASGIREF=1`` x uvicorn,
-daphne's own command with ``install_as_asgiref()`` in the ASGI module, and
-pytest + pytest-django with ``-p asgibridge`` or the ini option.
+uvicorn worker, granian, manage.py / django-admin runserver},
+``ASGIBRIDGE_AS_ASGIREF=1`` x uvicorn, daphne's own command with
+``install_as_asgiref()`` in the ASGI module, and pytest + pytest-django with
+``-p asgibridge`` or the ini option.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from activation_project import (
     listening_socket,
     make_project,
+    probe_port,
     probe_runserver,
     probe_through_fd,
     probed,
@@ -82,6 +84,16 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def test_launcher_granian(project: Path) -> None:
+    if importlib.util.find_spec("granian") is None:
+        pytest.skip("granian is not installed (the test extra installs it on CPython/Linux)")
+    port = _free_port()
+    argv = [*LAUNCH, "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port",
+            str(port), "mysite.asgi:application"]  # fmt: skip
+    answer = probe_port(project, argv, port)
+    _on_bridge(answer)
 
 
 @pytest.mark.parametrize(

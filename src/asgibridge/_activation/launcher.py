@@ -19,6 +19,7 @@ re-execute Python): the start-up hook aliases asgiref in them too.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import runpy
@@ -149,9 +150,23 @@ def resolve(argv: Sequence[str]) -> Target:
 
 
 def _load_entry_point(value: str) -> Callable[[], object]:
-    entry_point = metadata.EntryPoint(name="", value=value, group="console_scripts")
-    loaded: Callable[[], object] = entry_point.load()
-    return loaded
+    """Load ``module:attr.path`` as the generated wrapper does (``from module import attr``).
+
+    ``EntryPoint.load()`` only uses getattr, but the wrapper's ``from granian import
+    cli`` also imports a submodule the package does not import itself.
+    """
+    module_name, _, attribute = value.partition(":")
+    attribute = attribute.split("[", 1)[0].strip()  # drop any [extras]
+    module = importlib.import_module(module_name.strip())
+    first, *rest = attribute.split(".")
+    try:
+        loaded = getattr(module, first)
+    except AttributeError:
+        loaded = importlib.import_module(f"{module.__name__}.{first}")
+    for name in rest:
+        loaded = getattr(loaded, name)
+    function: Callable[[], object] = loaded
+    return function
 
 
 def _execute(target: Target) -> int:
