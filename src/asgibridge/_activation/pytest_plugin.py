@@ -8,8 +8,8 @@ sets Django up in ``pytest_load_initial_conftests``, before any conftest runs.
 This plugin wraps that hook, so the alias is in place before any
 implementation of it (pytest-django's included) runs.
 
-Loading this module imports nothing but pytest: asgibridge itself is imported
-only when the plugin is switched on.
+Loading this module imports the ``asgibridge`` package (its parent), never the
+alias: ``import asgiref`` keeps giving the real asgiref unless the plugin is on.
 """
 
 from __future__ import annotations
