@@ -244,7 +244,7 @@ def test_a_regular_wheel_install_ships_the_hook(tmp_path: Path) -> None:
         "import json, asgiref.sync, asgibridge; "
         "print(json.dumps([asgiref.sync.__name__, asgibridge.__file__]))"
     )
-    completed = run([str(target), "-c", code], ASGIBRIDGE_AS_ASGIREF="1")
+    completed = run([str(target), "-c", code], ASGIBRIDGE_AS_ASGIREF="1", PYTHONPATH="")
     assert completed.returncode == 0, completed.stderr
     name, origin = json.loads(completed.stdout)
     assert name == "asgibridge.sync"
