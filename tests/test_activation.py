@@ -251,6 +251,22 @@ def test_a_regular_wheel_install_ships_the_hook(tmp_path: Path) -> None:
     assert Path(origin).is_relative_to(site_dir)
 
 
+# -- the pytest plugin (with pytest-django: test_activation_servers) ------------------------------
+
+
+def test_the_plugin_refuses_clearly_when_a_plugin_before_it_used_the_real_asgiref(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "early_plugin.py").write_text("from asgiref.local import Local\nheld = Local()\n")
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "early_plugin",
+            "-p", "asgibridge", "test_nothing.py"]  # fmt: skip
+    completed = run(argv, cwd=tmp_path, PYTHONPATH=str(tmp_path))
+    assert completed.returncode == pytest.ExitCode.USAGE_ERROR, completed.stdout
+    assert "ASGIBRIDGE_AS_ASGIREF=1" in completed.stderr
+    assert "already imported" in completed.stderr
+
+
 # -- the doctor ---------------------------------------------------------------------------------
 
 
