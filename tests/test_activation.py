@@ -156,6 +156,9 @@ def test_the_launcher_reports_what_it_cannot_run() -> None:
     completed = run([sys.executable, "-m", "asgibridge", "run", "--", "no-such-command-x"])
     assert completed.returncode == 127
     assert "command not found" in completed.stderr
+    helped = run([sys.executable, "-m", "asgibridge", "run", "--help"])
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("usage: python -m asgibridge run -- CMD")
 
 
 # -- the start-up hook ---------------------------------------------------------------------------

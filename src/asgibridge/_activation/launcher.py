@@ -204,6 +204,9 @@ def main(argv: Sequence[str]) -> int:
     pytest) ends the process with its own status through the exception.
     """
     args = list(argv)
+    if args[:1] in (["-h"], ["--help"]):
+        print(f"{USAGE}\n\n{__doc__.strip() if __doc__ else ''}")
+        return 0
     if args[:1] == ["--"]:
         args = args[1:]
     try:
