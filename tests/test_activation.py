@@ -79,6 +79,7 @@ def test_modules_code_and_scripts_resolve(tmp_path: Path) -> None:
         (["python", "-X", "dev", "x.py"], 2, "put it before the launcher"),
         (["python", "no-such-file.py"], 2, "can't open file"),
         (["no-such-command-for-asgibridge"], 127, "command not found"),
+        (["./no/such/tool"], 127, "No such file"),
     ],
 )
 def test_what_cannot_run_is_refused_with_a_shell_like_status(

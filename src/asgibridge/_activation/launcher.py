@@ -131,7 +131,9 @@ def resolve(argv: Sequence[str]) -> Target:
     if _INTERPRETER.fullmatch(os.path.basename(command)) or command == sys.executable:
         return _interpreter_args(rest)
     if os.sep in command or (os.altsep and os.altsep in command) or os.path.isfile(command):
-        if os.path.isfile(command) and _is_python_script(command):
+        if not os.path.isfile(command):
+            raise LaunchError(f"asgibridge run: {command}: No such file", status=127)
+        if _is_python_script(command):
             return Target("script", command, (command, *rest), _script_dir(command))
         raise LaunchError(f"asgibridge run: {command}: not a Python script", status=126)
     entry_point = _console_script(command)
