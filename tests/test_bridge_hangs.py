@@ -261,7 +261,7 @@ def test_work_queued_as_the_caller_gives_up_fails_instead_of_waiting_forever(
     # its queue in the instant before its health check gives up. Nobody serves
     # that queue any more, so the work must fail with a named error rather than
     # leave whoever awaits it waiting forever (hazard: silent hang).
-    from asgibridge._runtime import _call
+    from asgibridge._runtime.bridge import _call
     from asgibridge.exceptions import ExecutorGoneError
 
     submitted: list[Any] = []

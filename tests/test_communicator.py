@@ -83,8 +83,10 @@ async def test_timeout_cancels_the_app_by_default() -> None:
     assert isinstance(info.value, ApplicationTimeoutError)
     assert cancelled.is_set()
     assert comm.future.cancelled()
-    with pytest.raises(ApplicationNotRunningError, match="cancel_on_timeout=False"):
+    with pytest.raises(asyncio.CancelledError) as late:
         await comm.send_input({"type": "late"})
+    assert isinstance(late.value, ApplicationNotRunningError)
+    assert "cancel_on_timeout=False" in str(late.value)
 
 
 @pytest.mark.asyncio
@@ -150,7 +152,7 @@ async def test_wait_timeout_cancels_and_raises_timeout_error() -> None:
 async def test_app_ignoring_cancellation_is_reported_not_hung(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from asgibridge._runtime import _tasks
+    from asgibridge._runtime.threads import _tasks
 
     monkeypatch.setattr(_tasks, "STOP_GRACE", 0.05)
     release = asyncio.Event()
@@ -260,3 +262,66 @@ async def test_validate_passes_a_correct_app() -> None:
     assert (await comm.receive_output())["status"] == 200
     assert (await comm.receive_output())["body"] == b"ok"
     await comm.wait()
+
+
+def _real_asgiref_communicator() -> Any:
+    # The test extra pins asgiref (3.13.0 on 3.11+): the reference behaviour.
+    import asgiref.testing
+
+    return asgiref.testing.ApplicationCommunicator
+
+
+@pytest.mark.parametrize("implementation", ["asgibridge", "asgiref"])
+@pytest.mark.asyncio
+async def test_send_input_after_a_timeout_raises_cancelled_error_like_asgiref(
+    implementation: str,
+) -> None:
+    # Channels' test_timeout_disconnect: the app never sends; the timeout cancels
+    # it; the disconnect sent afterwards raises CancelledError.
+    factory = (
+        ApplicationCommunicator if implementation == "asgibridge" else _real_asgiref_communicator()
+    )
+
+    async def silent(scope: Scope, receive: Any, send: Any) -> None:
+        while True:
+            await receive()
+
+    comm = factory(silent, {"type": "websocket", "path": "/"})
+    with pytest.raises(asyncio.TimeoutError):
+        await comm.receive_output(timeout=0.01)
+    with pytest.raises(asyncio.CancelledError):
+        await comm.send_input({"type": "websocket.disconnect", "code": 1000})
+    with pytest.raises(asyncio.CancelledError):
+        await comm.receive_output(timeout=0.01)
+    with pytest.raises(asyncio.CancelledError):
+        await comm.receive_nothing()
+
+
+@pytest.mark.parametrize("implementation", ["asgibridge", "asgiref"])
+@pytest.mark.asyncio
+async def test_send_input_after_stop_raises_cancelled_error_like_asgiref(
+    implementation: str,
+) -> None:
+    factory = (
+        ApplicationCommunicator if implementation == "asgibridge" else _real_asgiref_communicator()
+    )
+    comm = factory(echo_app, {"type": "test"})
+    await comm.send_input({"type": "ping"})
+    assert (await comm.receive_output())["type"] == "echo"
+    comm.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await comm.future
+    with pytest.raises(asyncio.CancelledError) as info:
+        await comm.send_input({"type": "ping"})
+    if implementation == "asgibridge":
+        assert isinstance(info.value, ApplicationNotRunningError)
+        assert "cancelled" in str(info.value)
+
+
+def test_not_running_error_is_cancelled_error_and_asgibridge_error() -> None:
+    from asgibridge.exceptions import AsgiBridgeError
+
+    assert issubclass(ApplicationNotRunningError, asyncio.CancelledError)
+    assert issubclass(ApplicationNotRunningError, AsgiBridgeError)
+    assert ApplicationNotRunningError.__qualname__ == "ApplicationNotRunningError"
+    assert ApplicationNotRunningError.__module__ == "asgibridge._errors"

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from asgibridge._runtime._greenlets import green_threading, require_real_threads
+from asgibridge._runtime.host._greenlets import green_threading, require_real_threads
 
 needs_gevent = pytest.mark.skipif(
     importlib.util.find_spec("gevent") is None, reason="gevent is not installed"

@@ -251,7 +251,7 @@ def test_nothing_registered_builds_nothing_for_instrumentation(
     # "Zero cost when nothing is registered": the plain paths never build a
     # HopInfo (a hop's tracing data). Made to fail loudly if they did; then shown to
     # be reached once a listener is registered (so the check itself works).
-    from asgibridge._runtime import _async_to_sync, _sync_to_async
+    from asgibridge._runtime.bridge import _async_to_sync, _sync_to_async
 
     built: list[str] = []
 

@@ -54,7 +54,13 @@ async def test_yields_every_item_in_order(thread_sensitive: bool, buffer: int) -
     agen = sync_iter_to_async(recorder.gen(20), thread_sensitive=thread_sensitive, buffer=buffer)
     items = [item async for item in agen]
     assert items == list(range(20))
-    assert recorder.finally_thread in recorder.threads
+    if thread_sensitive:
+        assert recorder.finally_thread in recorder.threads
+    else:
+        # The generator may move between pool threads (each batch is a pool
+        # call), so the last, item-less batch may run on a thread of its own.
+        assert recorder.finally_thread is not None
+        assert recorder.finally_thread != threading.get_ident()
     assert threading.get_ident() not in recorder.threads
 
 

@@ -193,7 +193,7 @@ def test_nothing_registered_builds_nothing_for_the_iterators(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Zero cost with nothing registered: no HopInfo, no traced hop, no watchdog.
-    from asgibridge._runtime import _iterators
+    from asgibridge._runtime.extras import _iterators
 
     built: list[str] = []
 

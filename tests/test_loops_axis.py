@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import asgibridge
-from asgibridge._runtime import _asyncio_private
+from asgibridge._runtime.host import _asyncio_private
 from asgibridge.cancellation import time_left
 from asgibridge.exceptions import ConfigTypeError, ConfigValueError
 from asgibridge.sync import async_to_sync, sync_to_async

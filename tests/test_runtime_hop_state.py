@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import asgibridge
-from asgibridge._runtime import _hop
-from asgibridge._runtime._hop import ABANDONED, CANCELLED, DONE, QUEUED, RUNNING, Hop
+from asgibridge._runtime.bridge import _hop
+from asgibridge._runtime.bridge._hop import ABANDONED, CANCELLED, DONE, QUEUED, RUNNING, Hop
 from asgibridge.instrumentation import stats
 from asgibridge.sync import sync_to_async
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 import asgibridge
-from asgibridge._runtime import _loops, _state
+from asgibridge._runtime import _state
+from asgibridge._runtime.threads import _loops
 from asgibridge.instrumentation import add_hop_listener
 from asgibridge.sync import AsyncSingleThreadContext, async_to_sync, sync_to_async
 
@@ -298,7 +299,7 @@ def test_idle_reaping_counts_from_the_last_call_not_from_the_loops_creation(
 
 def test_a_retiring_idle_worker_stays_when_a_submitter_just_picked_it() -> None:
     """The race between an idle timeout and a submit: the picked worker must not exit."""
-    from asgibridge._runtime._workers import WorkerPool
+    from asgibridge._runtime.threads._workers import WorkerPool
 
     pool = WorkerPool(2)
     ran = threading.Event()

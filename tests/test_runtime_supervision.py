@@ -120,7 +120,7 @@ def test_a_work_item_that_raises_is_logged_and_counted_and_the_worker_serves_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The guard of a worker's loop logs and counts an escaped BaseException."""
-    from asgibridge._runtime._workers import get_sync_worker
+    from asgibridge._runtime.threads._workers import get_sync_worker
 
     assert _call(0) == 0
     before = asgibridge.runtime_stats()["unhandled_errors"]
@@ -136,7 +136,7 @@ def test_a_work_item_that_raises_is_logged_and_counted_and_the_worker_serves_on(
 
 def test_a_sync_worker_that_left_is_replaced_and_its_queue_runs_elsewhere() -> None:
     """Work queued on a sync worker behind its exit runs on its replacement (never stranded)."""
-    from asgibridge._runtime import _workers
+    from asgibridge._runtime.threads import _workers
 
     assert _call(0) == 0
     worker = _workers.get_sync_worker()
@@ -290,7 +290,7 @@ def test_runtime_threads_start_in_an_empty_context() -> None:
     """No runtime thread pins its creator's context (thread_inherit_context on 3.14+)."""
     import contextvars
 
-    from asgibridge._runtime._supervise import new_thread
+    from asgibridge._runtime.threads._supervise import new_thread
 
     var: contextvars.ContextVar[str] = contextvars.ContextVar("creator")
     var.set("creator's value")

@@ -1,10 +1,11 @@
 """The ``python -m asgibridge`` command line: ``check``, ``run`` and ``doctor``.
 
 ``check pkg.module:app [--json]``: exit status 0 when the app passed every
-scenario, 1 when there was any violation, error or timeout, 2 when the command
-could not run (bad arguments, the app could not be imported).
-``run -- CMD [ARGS...]`` and ``doctor``: see `asgibridge._activation` (this
-module only dispatches).
+scenario (warnings, i.e. violations every major server tolerates, do not fail
+it unless ``--strict``), 1 when there was an error violation, an app error or a
+timeout, 2 when the command could not run (bad arguments, the app could not be
+imported). ``run -- CMD [ARGS...]`` and ``doctor``: see `asgibridge._activation`
+(this module only dispatches).
 """
 
 from __future__ import annotations
@@ -45,6 +46,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RULE",
         help="a rule id (or prefix*) not to report; may be repeated",
     )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on warnings too (violations of the spec's letter that servers tolerate, "
+        "e.g. mixed-case response header names)",
+    )
+    check.add_argument(
+        "--host",
+        default=None,
+        help="the Host header of the check's requests (default: one Django's ALLOWED_HOSTS "
+        "accepts when the app is a Django project, else testserver)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds each scenario may take before it is cancelled (default: 10)",
+    )
     commands.add_parser(
         "run",
         help="run a command (uvicorn, daphne, gunicorn, pytest, manage.py, -m module) in "
@@ -62,12 +81,6 @@ def _parser() -> argparse.ArgumentParser:
         "alongside. Exit status 0 when asgibridge serves asgiref, else 1.",
     )
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.add_argument(
-        "--timeout",
-        type=float,
-        default=10.0,
-        help="seconds each scenario may take before it is cancelled (default: 10)",
-    )
     return parser
 
 
@@ -78,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        0 (clean), 1 (violations, errors or timeouts) or 2 (could not run).
+        0 (clean, or warnings only without ``--strict``), 1 (error violations,
+        app errors or timeouts) or 2 (could not run).
 
     Example:
         >>> main(["check", "no_such_module_here:app"])  # doctest: +SKIP
@@ -109,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             target=args.app,
             ignore=args.ignore,
+            host=args.host,
+            strict=args.strict,
         )
     except ValueError as exc:  # an --ignore pattern that names no rule
         print(f"asgibridge check: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ Rules:
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 __all__ = (
     "AsgiBridgeError",
@@ -40,6 +41,7 @@ __all__ = (
     "LifespanShutdownError",
     "LocalSubclassError",
     "LocalReservedNameError",
+    "LocalCopyError",
     "WsgiProtocolError",
     "UnsupportedScopeError",
     "RequestBodyTooLargeError",
@@ -268,13 +270,47 @@ class ApplicationTimeoutError(AsgiBridgeError, _TimeoutBase):
     """
 
 
-class ApplicationNotRunningError(AsgiBridgeError, RuntimeError):
-    """A message was sent to an application instance that was already cancelled.
+# asyncio.CancelledError is a base of ApplicationNotRunningError, but this leaf
+# must not import asyncio (the sans-I/O validator imports it, and asyncio costs
+# ~100 modules): the class is made on first access (PEP 562). Checkers see the
+# same class, declared below.
+_NOT_RUNNING_DOC = """The application instance was already cancelled (by a timeout or ``stop()``).
+
+    Raised by ``ApplicationCommunicator.send_input`` / ``receive_output`` /
+    ``receive_nothing`` where asgiref re-raises the cancelled task's
+    `asyncio.CancelledError`: it *is* a ``CancelledError`` (Channels' tests
+    expect one), and an `AsgiBridgeError` whose message says why.
 
     Example:
-        >>> issubclass(ApplicationNotRunningError, RuntimeError)
+        >>> import asyncio
+        >>> issubclass(ApplicationNotRunningError, asyncio.CancelledError)
         True
     """
+
+if TYPE_CHECKING:
+    import asyncio
+
+    class ApplicationNotRunningError(AsgiBridgeError, asyncio.CancelledError):
+        """The application instance was already cancelled (by a timeout or ``stop()``).
+
+        Raised by ``ApplicationCommunicator.send_input`` / ``receive_output``
+        where asgiref re-raises the cancelled task's `asyncio.CancelledError`:
+        it *is* a ``CancelledError`` (and an `AsgiBridgeError` that says why).
+        """
+
+else:
+
+    def __getattr__(name: str) -> object:
+        if name != "ApplicationNotRunningError":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import asyncio
+
+        class ApplicationNotRunningError(AsgiBridgeError, asyncio.CancelledError):
+            __doc__ = _NOT_RUNNING_DOC
+            __qualname__ = "ApplicationNotRunningError"
+
+        globals()[name] = ApplicationNotRunningError
+        return ApplicationNotRunningError
 
 
 class ClientDisconnected(AsgiBridgeError, ConnectionResetError):
@@ -388,6 +424,15 @@ class LocalReservedNameError(AsgiBridgeError, AttributeError):
 
     Example:
         >>> issubclass(LocalReservedNameError, AttributeError)
+        True
+    """
+
+
+class LocalCopyError(AsgiBridgeError, TypeError):
+    """A `Local` was copied or pickled (its values live in contexts and threads, as in asgiref).
+
+    Example:
+        >>> issubclass(LocalCopyError, TypeError)
         True
     """
 

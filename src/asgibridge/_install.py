@@ -40,7 +40,9 @@ def install_as_asgiref() -> None:
     """Alias ``asgiref`` and its public submodules to asgibridge's.
 
     Call it before anything imports asgiref (first thing in ``manage.py``,
-    ``asgi.py`` or ``conftest.py``).
+    ``asgi.py`` or ``wsgi.py``). Under pytest with pytest-django a
+    ``conftest.py`` is too late (the plugin sets Django up first): call it
+    from a module loaded with ``pytest -p module``.
 
     Raises:
         AsgirefAlreadyImportedError: the real asgiref is already imported (an
@@ -65,7 +67,8 @@ def install_as_asgiref() -> None:
         raise AsgirefAlreadyImportedError(
             f"the real asgiref is already imported ({', '.join(foreign)}).",
             "Call asgibridge.install_as_asgiref() before anything imports asgiref or "
-            "Django: first thing in manage.py / asgi.py / conftest.py.",
+            "Django: first thing in manage.py / asgi.py / wsgi.py (under pytest-django, "
+            "a conftest.py is too late: call it from a module loaded with `pytest -p`).",
         )
     modules = {}
     for name in PUBLIC_MODULES:

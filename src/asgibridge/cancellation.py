@@ -6,6 +6,6 @@ A sync function cannot be interrupted; it can ask. `check_cancelled` raises
 ``docs/cancellation.md``.
 """
 
-from ._runtime._cancellation import check_cancelled, time_left
+from ._runtime.extras._cancellation import check_cancelled, time_left
 
 __all__ = ("check_cancelled", "time_left")

@@ -10,6 +10,6 @@ costs nothing. See ``docs/instrumentation.md``.
 """
 
 from ._asgi.wsgi.admission import stats
-from ._runtime._hooks import HopInfo, Registration, add_hop_listener, add_thread_handler
+from ._runtime.observe._hooks import HopInfo, Registration, add_hop_listener, add_thread_handler
 
 __all__ = ("HopInfo", "Registration", "add_hop_listener", "add_thread_handler", "stats")

@@ -6,7 +6,7 @@ iterates an async iterable from sync code through ``async_to_sync``. See
 ``docs/streaming.md``.
 """
 
-from ._runtime._async_iter import async_iter_to_sync
-from ._runtime._iterators import sync_iter_to_async
+from ._runtime.extras._async_iter import async_iter_to_sync
+from ._runtime.extras._iterators import sync_iter_to_async
 
 __all__ = ("async_iter_to_sync", "sync_iter_to_async")

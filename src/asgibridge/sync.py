@@ -12,11 +12,11 @@ runs on either; asgibridge's additions are in `asgibridge.cancellation`
 """
 
 from ._moved import moved_names
-from ._runtime._async_to_sync import AsyncToSync, async_to_sync
-from ._runtime._coroutines import iscoroutinefunction, markcoroutinefunction
-from ._runtime._executor import CurrentThreadExecutor
-from ._runtime._sync_to_async import SyncToAsync, sync_to_async
-from ._runtime._thread_scopes import AsyncSingleThreadContext, ThreadSensitiveContext
+from ._runtime.bridge._async_to_sync import AsyncToSync, async_to_sync
+from ._runtime.bridge._sync_to_async import SyncToAsync, sync_to_async
+from ._runtime.host._coroutines import iscoroutinefunction, markcoroutinefunction
+from ._runtime.threads._executor import CurrentThreadExecutor
+from ._runtime.threads._thread_scopes import AsyncSingleThreadContext, ThreadSensitiveContext
 
 __all__ = (
     "AsyncSingleThreadContext",

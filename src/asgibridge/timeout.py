@@ -1,5 +1,5 @@
 """The deprecated `timeout` context manager (use `asyncio.timeout` instead)."""
 
-from ._runtime._timeout import timeout
+from ._runtime.extras._timeout import timeout
 
 __all__ = ("timeout",)

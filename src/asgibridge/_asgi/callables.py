@@ -8,14 +8,31 @@ both by wrapping ASGI 2 apps into the ASGI 3 shape.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._runtime import iscoroutinefunction
 
-__all__ = ("double_to_single_callable", "guarantee_single_callable", "is_double_callable")
+__all__ = (
+    "AnyReceive",
+    "AnyScope",
+    "AnySend",
+    "double_to_single_callable",
+    "guarantee_single_callable",
+    "is_double_callable",
+)
 
 _App = Callable[..., Any]
+
+# The parameters of asgibridge's own ASGI callables (adapters, middleware).
+# Parameters are contravariant: for ``WsgiToAsgi(app)`` to be an
+# ``ASGI3Application`` of asgibridge.typing or asgiref.typing, each must accept
+# the TypedDict unions; for untyped and Starlette-style callers
+# (``MutableMapping[str, Any]``) to call it, plain mappings too. ``Mapping[str,
+# Any]`` and ``Any`` messages are the types that both checkers accept for both.
+AnyScope = Mapping[str, Any]
+AnyReceive = Callable[[], Awaitable[Any]]
+AnySend = Callable[[Any], Awaitable[None]]
 
 
 def is_double_callable(application: object) -> bool:

@@ -18,15 +18,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._adapter_pools import AdapterPool, stop_adapter_pools
-    from ._coroutines import iscoroutinefunction
-    from ._hop import Hop
     from ._lifecycle import stats
-    from ._loops import LoopThread
-    from ._portal import Portal
-    from ._process import fork_generation, fork_lock, health_interval
-    from ._sync_to_async import sync_to_async
-    from ._tasks import STOP_GRACE, Expired, get_within, stop_task
+    from .bridge._hop import Hop
+    from .bridge._sync_to_async import sync_to_async
+    from .host._coroutines import iscoroutinefunction
+    from .host._process import fork_generation, fork_lock, health_interval
+    from .threads._adapter_pools import AdapterPool, stop_adapter_pools
+    from .threads._loops import LoopThread
+    from .threads._portal import Portal
+    from .threads._tasks import STOP_GRACE, Expired, get_within, stop_task
 
 __all__ = (
     # bridging and coroutine detection
@@ -52,20 +52,20 @@ __all__ = (
 
 # Where each name of __all__ is defined (tests/test_architecture.py checks both agree).
 _EXPORTS = {
-    "sync_to_async": "._sync_to_async",
-    "iscoroutinefunction": "._coroutines",
-    "Hop": "._hop",
-    "AdapterPool": "._adapter_pools",
-    "stop_adapter_pools": "._adapter_pools",
-    "LoopThread": "._loops",
-    "Portal": "._portal",
-    "STOP_GRACE": "._tasks",
-    "Expired": "._tasks",
-    "get_within": "._tasks",
-    "stop_task": "._tasks",
-    "fork_generation": "._process",
-    "fork_lock": "._process",
-    "health_interval": "._process",
+    "sync_to_async": ".bridge._sync_to_async",
+    "iscoroutinefunction": ".host._coroutines",
+    "Hop": ".bridge._hop",
+    "AdapterPool": ".threads._adapter_pools",
+    "stop_adapter_pools": ".threads._adapter_pools",
+    "LoopThread": ".threads._loops",
+    "Portal": ".threads._portal",
+    "STOP_GRACE": ".threads._tasks",
+    "Expired": ".threads._tasks",
+    "get_within": ".threads._tasks",
+    "stop_task": ".threads._tasks",
+    "fork_generation": ".host._process",
+    "fork_lock": ".host._process",
+    "health_interval": ".host._process",
     "stats": "._lifecycle",
 }
 

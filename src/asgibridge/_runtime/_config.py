@@ -74,6 +74,13 @@ OPTIONS: Mapping[str, Option] = {
     "max_workers": Option("count", 40, "ASGIBRIDGE_MAX_WORKERS"),
     # Seconds an idle pool or sticky thread lingers before it exits.
     "worker_idle_timeout": Option("seconds", 30.0, "ASGIBRIDGE_WORKER_IDLE_TIMEOUT"),
+    # Idle threads each pool (thread_sensitive=False, sticky) keeps for
+    # worker_idle_timeout; idle threads beyond them exit after idle_grace
+    # (after a burst the thread count falls back fast: memory follows load).
+    "max_idle_workers": Option(
+        "count", max(2, 2 * (os.cpu_count() or 1)), "ASGIBRIDGE_MAX_IDLE_WORKERS", minimum=0
+    ),
+    "idle_grace": Option("seconds", 1.0, "ASGIBRIDGE_IDLE_GRACE"),
     # Seconds a persistent async_to_sync loop stays up with no call.
     "loop_idle_timeout": Option("seconds", 30.0, "ASGIBRIDGE_LOOP_IDLE_TIMEOUT"),
     # The event loop the runtime's own loops run (persistent async_to_sync

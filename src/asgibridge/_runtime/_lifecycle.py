@@ -23,9 +23,9 @@ from typing import Any
 
 from . import _state
 from ._config import validate
-from ._hooks import refresh
-from ._stats import snapshot
-from ._workers import stop_all_workers
+from .observe._hooks import refresh
+from .observe._stats import snapshot
+from .threads._workers import stop_all_workers
 
 __all__ = ("configure", "runtime_stats", "shutdown", "stats")
 
@@ -45,7 +45,10 @@ def configure(**options: Any) -> dict[str, Any]:
             wait; 1.0), ``max_workers`` (size of the thread_sensitive=False
             pool; env ``ASGIBRIDGE_MAX_WORKERS``; 40), ``worker_idle_timeout``
             and ``loop_idle_timeout`` (seconds an idle pool thread or
-            persistent loop lingers; 30.0), ``leftover_timeout`` (seconds the
+            persistent loop lingers; 30.0), ``max_idle_workers`` (idle
+            threads each pool keeps that long; 2 x CPUs, at least 2) and
+            ``idle_grace`` (seconds after which idle threads beyond them
+            exit; 1.0), ``leftover_timeout`` (seconds the
             end of an async_to_sync call waits for tasks it left running to
             honour their cancellation before it warns and returns; 2.0),
             ``loop_per_call`` (True: asgiref's new event loop for each

@@ -105,13 +105,16 @@ loop_executors: dict[Any, Any] = {}
 
 # Per-thread entries. Scope: thread. Writers: `_workers` sets `.hop` (the
 # sync_to_async call this thread is running: its loop, pid, inner tasks) around
-# each call; `_loops` sets `.loop_owner` (this thread's persistent loop). Fork:
-# survives in the forking thread; readers check `generation` / pid.
+# each call; `_loops` sets `.loop_owner` (this thread's persistent loop);
+# `_inbox.thread_waker` sets `.waker` (this thread's wake-up socket pair, for
+# the CurrentThreadExecutors it serves, with the generation it was made in).
+# Fork: survives in the forking thread; readers check `generation` / pid.
 class _ThreadState(threading.local):
     # Class-level defaults make a missing entry a plain attribute read instead
     # of a raised-and-caught AttributeError (a hot-path cost: ~0.3 us a call).
     hop: Any = None
     loop_owner: Any = None
+    waker: Any = None
 
 
 tls = _ThreadState()

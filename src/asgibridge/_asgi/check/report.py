@@ -25,6 +25,7 @@ from typing import Any, Literal
 from ..spec.tables import SPEC_VERSIONS
 from ..validator.guard import format_violation, guard
 from ..validator.machines import RULES, Violation
+from .findings import DEFAULT_HOST, TOLERATED, severity
 
 __all__ = (
     "HTTP_EXTENSIONS",
@@ -35,13 +36,15 @@ __all__ = (
     "add_violations",
     "asgi_versions",
     "describe_exc",
+    "format_finding",
     "run_guarded",
     "stop_grace",
     "stop_task",
+    "violation_dict",
     "www_scope",
 )
 
-Status = Literal["ok", "violations", "error", "timeout", "skipped"]
+Status = Literal["ok", "warnings", "violations", "error", "timeout", "skipped"]
 _App = Callable[..., Awaitable[None]]
 
 HTTP_EXTENSIONS = (
@@ -63,8 +66,9 @@ class ScenarioResult:
 
     Attributes:
         name: the scenario, e.g. ``"GET /"`` or ``"lifespan startup"``.
-        status: ``"ok"``, ``"skipped"``, ``"violations"``, ``"error"`` or ``"timeout"``.
-        violations: the spec violations seen, in order.
+        status: ``"ok"``, ``"skipped"``, ``"warnings"`` (only tolerated
+            violations), ``"violations"``, ``"error"`` or ``"timeout"``.
+        violations: the spec violations seen, in order (errors and warnings).
         notes: remarks that are not violations (e.g. "the app has no lifespan").
 
     Example:
@@ -93,8 +97,33 @@ class ScenarioResult:
             "name": self.name,
             "status": self.status,
             "notes": list(self.notes),
-            "violations": [v.as_dict() for v in self.violations],
+            "violations": [violation_dict(v) for v in self.violations],
         }
+
+
+def violation_dict(violation: Violation) -> dict[str, object]:
+    """A violation's JSON form with its ``severity`` (and the spec's sentence for warnings)."""
+    data = violation.as_dict()
+    data["severity"] = severity(violation.rule.id)
+    tolerated = TOLERATED.get(violation.rule.id)
+    if tolerated is not None:
+        data["spec_says"] = tolerated.spec_says
+        data["tolerated_because"] = tolerated.why
+    return data
+
+
+def format_finding(violation: Violation, indent: str) -> str:
+    """`format_violation` under its severity, with the spec's sentence for a warning."""
+    text = f"{indent}{severity(violation.rule.id)}: " + format_violation(
+        violation, indent=indent
+    ).lstrip(" ")
+    tolerated = TOLERATED.get(violation.rule.id)
+    if tolerated is not None:
+        text += (
+            f'\n{indent}    the spec says: "{tolerated.spec_says}"'
+            f"\n{indent}    tolerated: {tolerated.why}"
+        )
+    return text
 
 
 @dataclass
@@ -124,16 +153,30 @@ class CheckResult:
     target: str
     ignored: list[str] = field(default_factory=list)
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    strict: bool = False
+    host: str = DEFAULT_HOST
+    host_from: str = "default"
 
     @property
     def violation_count(self) -> int:
-        """Violations over all scenarios."""
+        """Violations over all scenarios (errors and warnings)."""
         return sum(len(s.violations) for s in self.scenarios)
 
     @property
+    def warning_count(self) -> int:
+        """Violations of rules real servers tolerate (see `findings`)."""
+        return sum(severity(v.rule.id) == "warning" for s in self.scenarios for v in s.violations)
+
+    @property
+    def error_count(self) -> int:
+        """Violations that break on real servers."""
+        return self.violation_count - self.warning_count
+
+    @property
     def ok(self) -> bool:
-        """No violation, no error, no timeout."""
-        return all(s.status in ("ok", "skipped") for s in self.scenarios)
+        """No error violation, app error or timeout; in ``strict`` mode no warning either."""
+        passing = ("ok", "skipped") if self.strict else ("ok", "skipped", "warnings")
+        return all(s.status in passing for s in self.scenarios)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (what ``--json`` prints)."""
@@ -141,6 +184,10 @@ class CheckResult:
             "target": self.target,
             "ok": self.ok,
             "violations": self.violation_count,
+            "errors": self.error_count,
+            "warnings": self.warning_count,
+            "strict": self.strict,
+            "host": self.host,
             "rules": len(RULES),
             "ignored_rules": list(self.ignored),
             "spec_versions": dict(SPEC_VERSIONS),
@@ -151,14 +198,23 @@ class CheckResult:
         """The readable report (what the command prints without ``--json``)."""
         versions = ", ".join(f"{k} {v}" for k, v in SPEC_VERSIONS.items() if k != "tls")
         lines = [f"asgibridge check {self.target}  ({len(RULES)} rules; {versions})"]
+        lines.append(f"  host: {self.host} ({self.host_from})")
         if self.ignored:
             lines.append(f"  ignoring: {', '.join(self.ignored)}")
+        failing = ("violations", "error", "timeout", "warnings") if self.strict else None
         for s in self.scenarios:
-            label = "FAIL" if s.status in ("violations", "error", "timeout") else s.status
+            label = (
+                "FAIL" if s.status in (failing or ("violations", "error", "timeout")) else s.status
+            )
             lines.append(f"  {s.name:<28} {label:<8} {'; '.join(s.notes)}")
-            lines.extend(format_violation(v, indent="      ") for v in s.violations)
+            lines.extend(format_finding(v, indent="      ") for v in s.violations)
         verdict = "OK" if self.ok else "FAILED"
-        lines.append(f"{verdict}: {self.violation_count} violation(s).")
+        summary = f"{verdict}: {self.violation_count} violation(s)"
+        if self.violation_count:
+            summary += f": {self.error_count} error(s), {self.warning_count} warning(s)"
+            if self.warning_count:
+                summary += " (--strict fails on warnings)" if not self.strict else " (--strict)"
+        lines.append(summary + ".")
         return "\n".join(lines)
 
 
@@ -167,8 +223,10 @@ def asgi_versions(spec_version: str) -> dict[str, str]:
     return {"version": "3.0", "spec_version": spec_version}
 
 
-def www_scope(kind: str, method: str, path: str, state: dict[str, Any] | None) -> dict[str, Any]:
-    """An ``http`` or ``websocket`` scope with every key the spec defines."""
+def www_scope(
+    kind: str, method: str, path: str, state: dict[str, Any] | None, host: str = DEFAULT_HOST
+) -> dict[str, Any]:
+    """An ``http`` or ``websocket`` scope with every key the spec defines, for ``host``."""
     scope: dict[str, Any] = {
         "type": kind,
         "asgi": asgi_versions("2.5"),
@@ -178,9 +236,9 @@ def www_scope(kind: str, method: str, path: str, state: dict[str, Any] | None) -
         "raw_path": path.encode("utf-8"),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"user-agent", b"asgibridge-check")],
+        "headers": [(b"host", host.encode("idna")), (b"user-agent", b"asgibridge-check")],
         "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
+        "server": (host, 80),
     }
     if kind == "http":
         scope["method"] = method
@@ -301,7 +359,9 @@ async def run_guarded(
 
 
 def add_violations(result: ScenarioResult, violations: list[Violation]) -> None:
-    """Append violations to a scenario and mark it failed if there are any."""
+    """Append violations to a scenario; its status says whether any is an error."""
     result.violations.extend(violations)
-    if result.violations and result.status == "ok":
-        result.status = "violations"
+    if result.status not in ("ok", "warnings") or not result.violations:
+        return
+    errors = any(severity(v.rule.id) == "error" for v in result.violations)
+    result.status = "violations" if errors else "warnings"

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..callables import guarantee_single_callable
 from ..validator.guard import expand_ignore
+from .findings import choose_host
 from .lifespan import LifespanDriver
 from .report import (
     CheckResult,
@@ -115,6 +116,7 @@ async def _http(
     state: dict[str, Any] | None,
     timeout: float,
     ignore: frozenset[str],
+    host: str,
 ) -> ScenarioResult:
     name, method, chunks, leave_after = spec
     result = ScenarioResult(f"{name} {path}")
@@ -143,7 +145,7 @@ async def _http(
     def waiting_for() -> str:
         return "still sending the response" if response.status else "not sending a response"
 
-    scope = www_scope("http", method, path, state)
+    scope = www_scope("http", method, path, state, host)
     exc = await run_guarded(app, scope, receive, send, timeout, result, waiting_for, ignore)
     _http_notes(result, response, exc, leave_after is not None)
     return result
@@ -167,7 +169,12 @@ def _http_notes(
 
 
 async def _websocket(
-    app: _App, path: str, state: dict[str, Any] | None, timeout: float, ignore: frozenset[str]
+    app: _App,
+    path: str,
+    state: dict[str, Any] | None,
+    timeout: float,
+    ignore: frozenset[str],
+    host: str,
 ) -> ScenarioResult:
     result = ScenarioResult(f"websocket {path}")
     replied = asyncio.Event()
@@ -191,7 +198,7 @@ async def _websocket(
     def waiting_for() -> str:
         return "not answering websocket.connect" if not replied.is_set() else "not returning"
 
-    scope = www_scope("websocket", "GET", path, state)
+    scope = www_scope("websocket", "GET", path, state, host)
     exc = await run_guarded(app, scope, receive, send, timeout, result, waiting_for, ignore)
     _ws_notes(result, seen, exc)
     return result
@@ -243,6 +250,8 @@ async def check_app(
     timeout: float = 10.0,
     target: str = "",
     ignore: Iterable[str] = (),
+    host: str | None = None,
+    strict: bool = False,
 ) -> CheckResult:
     """Run every scenario of the ``check`` command against ``app``, in this loop.
 
@@ -253,9 +262,14 @@ async def check_app(
         timeout: seconds each scenario (or lifespan phase) may take.
         target: how to name the app in the report.
         ignore: rule ids (or ``prefix*`` patterns) not to report (see `guard`).
+        host: the ``Host`` header (and server name) of the check's requests;
+            None: from Django's ``ALLOWED_HOSTS`` when the app loaded Django,
+            else ``testserver`` (see `findings.choose_host`).
+        strict: count warnings (violations servers tolerate) as failures.
 
     Returns:
-        A `CheckResult`; ``result.ok`` is False on any violation, error or timeout.
+        A `CheckResult`; ``result.ok`` is False on any error violation, app
+        error or timeout (and, when ``strict``, on any warning).
 
     Example:
         >>> import asyncio
@@ -269,15 +283,22 @@ async def check_app(
     """
     app3 = guarantee_single_callable(app)
     skip = expand_ignore(ignore)
-    result = CheckResult(target or getattr(app, "__qualname__", repr(app)), sorted(skip))
+    chosen, source = choose_host(host)
+    result = CheckResult(
+        target or getattr(app, "__qualname__", repr(app)),
+        sorted(skip),
+        strict=strict,
+        host=chosen,
+        host_from=source,
+    )
     lifespan = LifespanDriver(app3, timeout, skip)
     try:
         result.scenarios.append(await lifespan.startup())
         state = lifespan.state if lifespan.running else None
         for spec in _HTTP_SCENARIOS:
-            result.scenarios.append(await _http(app3, spec, path, state, timeout, skip))
+            result.scenarios.append(await _http(app3, spec, path, state, timeout, skip, chosen))
         ws_path = path if websocket_path is None else websocket_path
-        result.scenarios.append(await _websocket(app3, ws_path, state, timeout, skip))
+        result.scenarios.append(await _websocket(app3, ws_path, state, timeout, skip, chosen))
         if lifespan.running:
             result.scenarios.append(await lifespan.shutdown())
     finally:
@@ -295,7 +316,7 @@ def run_check(app: Any, **options: Any) -> CheckResult:
     Args:
         app: the ASGI application to check.
         **options: passed to `check_app` (``path``, ``websocket_path``, ``timeout``,
-            ``target``, ``ignore``).
+            ``target``, ``ignore``, ``host``, ``strict``).
 
     Returns:
         The `CheckResult` of every scenario.

@@ -9,11 +9,11 @@ is given instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..._runtime import iscoroutinefunction, sync_to_async
-from ..callables import guarantee_single_callable
+from ..callables import AnyReceive, AnyScope, AnySend, guarantee_single_callable
 
 __all__ = ("Hook", "LifespanMiddleware")
 
@@ -59,9 +59,9 @@ class LifespanMiddleware:
 
     async def __call__(
         self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[dict[str, Any]]],
-        send: Callable[[dict[str, Any]], Awaitable[None]],
+        scope: AnyScope,
+        receive: AnyReceive,
+        send: AnySend,
     ) -> None:
         if scope.get("type") != "lifespan":
             await self.app(scope, receive, send)

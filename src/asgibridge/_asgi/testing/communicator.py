@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ..._errors import ApplicationNotRunningError, ApplicationTimeoutError
@@ -43,7 +43,8 @@ class ApplicationCommunicator:
 
     Args:
         application: an ASGI 3 (or ASGI 2) application.
-        scope: the connection scope given to it.
+        scope: the connection scope given to it: a dict, or any of
+            asgibridge.typing's scope types (``HTTPScope``, ...).
         validate: check every message against the ASGI spec (raises
             `AppSpecError` / `ServerSpecError`); off by default as in asgiref.
 
@@ -63,7 +64,7 @@ class ApplicationCommunicator:
     def __init__(
         self,
         application: Callable[..., Any],
-        scope: dict[str, Any],
+        scope: Mapping[str, Any],
         *,
         validate: bool = False,
     ) -> None:
@@ -73,7 +74,10 @@ class ApplicationCommunicator:
             from ..validator.guard import guard  # lazy: the spec tables load only when used
 
             self.application = guard(self.application, mode="raise")
-        self.scope = scope
+        # Any scope type: asgibridge.typing's TypedDicts (an ``HTTPScope``) or
+        # a plain dict. The app gets this very object, as in asgiref; ``scope``
+        # stays a dict for tests that add keys (every TypedDict is one at run time).
+        self.scope: dict[str, Any] = scope if isinstance(scope, dict) else dict(scope)
         self._input_queue: asyncio.Queue[Any] | None = None
         self._output_queue: asyncio.Queue[Any] | None = None
         self._cancelled_by_timeout = False
@@ -108,6 +112,8 @@ class ApplicationCommunicator:
         if not future.done():
             return
         if future.cancelled():
+            # asgiref re-raises the task's CancelledError here (Channels' tests
+            # expect it): ours is one, and says why the application is gone.
             if self._cancelled_by_timeout:
                 raise ApplicationNotRunningError(
                     "the application is no longer running: a receive_output() timeout "
@@ -115,7 +121,10 @@ class ApplicationCommunicator:
                     "Use receive_output(timeout, cancel_on_timeout=False) to probe for "
                     "output while keeping the application running.",
                 )
-            return
+            raise ApplicationNotRunningError(
+                "the application is no longer running: it was cancelled.",
+                "It was stopped (stop(), or its task was cancelled) before this call.",
+            )
         future.result()  # raises the application's exception, traceback intact
 
     async def wait(self, timeout: float | None = 1) -> None:
@@ -181,12 +190,14 @@ class ApplicationCommunicator:
         except RuntimeError:  # its event loop is already closed
             pass
 
-    async def send_input(self, message: dict[str, Any]) -> None:
+    async def send_input(self, message: Mapping[str, Any]) -> None:
         """Queue one message for the application's ``receive()``.
 
         Raises:
             Exception: the application already failed (its own exception).
-            ApplicationNotRunningError: a receive_output() timeout cancelled it.
+            ApplicationNotRunningError: the application was cancelled (by a
+                receive_output() timeout, or stop()); an `asyncio.CancelledError`,
+                as asgiref raises.
         """
         self._raise_if_crashed()
         await self.input_queue.put(message)

@@ -30,11 +30,11 @@ from __future__ import annotations
 import itertools
 import sys
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from ..._errors import AsgiSpecError, AsgiSpecWarning
-from ..callables import guarantee_single_callable
+from ..callables import AnyReceive, AnyScope, AnySend, guarantee_single_callable
 from .machines import RULES, OnViolation, Violation, validator_for
 
 __all__ = ("GuardedApp", "Mode", "Report", "expand_ignore", "format_violation", "guard")
@@ -42,8 +42,8 @@ __all__ = ("GuardedApp", "Mode", "Report", "expand_ignore", "format_violation", 
 Mode = Literal["raise", "warn", "collect"]
 _MODES = ("raise", "warn", "collect")
 
-_Receive = Callable[[], Awaitable[Any]]
-_Send = Callable[[Any], Awaitable[None]]
+_Receive = AnyReceive
+_Send = AnySend
 
 
 class Report:
@@ -226,9 +226,7 @@ class GuardedApp:
         if violation.rule.id not in self.ignore:
             raise violation.error()
 
-    async def __call__(
-        self, scope: MutableMapping[str, Any], receive: _Receive, send: _Send
-    ) -> None:
+    async def __call__(self, scope: AnyScope, receive: _Receive, send: _Send) -> None:
         validator = validator_for(scope, self._sink())
         if validator is None:  # a protocol the spec does not define: pass through
             await self.app(scope, receive, send)

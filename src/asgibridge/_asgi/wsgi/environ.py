@@ -22,7 +22,7 @@ Rules (PEP 3333 "environ Variables"; ASGI HTTP spec "Connection Scope"):
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -163,7 +163,7 @@ def _merge_headers(
 
 
 def build_environ(
-    scope: dict[str, Any],
+    scope: Mapping[str, Any],
     wsgi_input: Any,
     *,
     duplicate_header_limit: int | None = None,

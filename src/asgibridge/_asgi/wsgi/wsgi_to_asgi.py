@@ -40,11 +40,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..._errors import ClientDisconnected, UnsupportedScopeError
 from ..._runtime import AdapterPool, Hop
+from ..callables import AnyReceive, AnyScope, AnySend
 from .admission import Admission
 from .body import FileWrapper, RequestBody
 from .channel import Channel
@@ -57,8 +58,9 @@ __all__ = ("WsgiToAsgi", "WsgiToAsgiInstance")
 
 logger = logging.getLogger("asgibridge.wsgi")
 
-_Receive = Callable[[], Awaitable[dict[str, Any]]]
-_Send = Callable[[dict[str, Any]], Awaitable[None]]
+# asgibridge.typing's TypedDicts and plain dicts alike (see `callables`).
+_Receive = AnyReceive
+_Send = AnySend
 _copy_context = contextvars.copy_context
 _DUPLICATES_BODY = b"Bad Request: Too many duplicate headers"
 _BUSY = plain_response(503, b"Service Unavailable: too many requests are waiting")
@@ -173,7 +175,7 @@ class WsgiToAsgi:
         """
         return self._admission.stats()
 
-    async def __call__(self, scope: dict[str, Any], receive: _Receive, send: _Send) -> None:
+    async def __call__(self, scope: AnyScope, receive: _Receive, send: _Send) -> None:
         """ASGI entry point: serve one connection scope."""
         instance = WsgiToAsgiInstance(
             self.wsgi_application, self.duplicate_header_limit, adapter=self
@@ -213,7 +215,7 @@ class WsgiToAsgiInstance:
         self.wsgi_application = wsgi_application
         self.duplicate_header_limit = duplicate_header_limit
         self._adapter = adapter
-        self.scope: dict[str, Any] = {}
+        self.scope: AnyScope = {}
 
     def _settings(self) -> WsgiToAsgi:
         # An instance built directly (asgiref's API) gets an adapter of its
@@ -225,7 +227,7 @@ class WsgiToAsgiInstance:
             )
         return adapter
 
-    def build_environ(self, scope: dict[str, Any], body: Any) -> dict[str, Any]:
+    def build_environ(self, scope: AnyScope, body: Any) -> dict[str, Any]:
         """The WSGI environ for ``scope`` with ``body`` as ``wsgi.input``.
 
         Raises:
@@ -240,7 +242,7 @@ class WsgiToAsgiInstance:
             file_wrapper=FileWrapper,
         )
 
-    async def __call__(self, scope: dict[str, Any], receive: _Receive, send: _Send) -> None:
+    async def __call__(self, scope: AnyScope, receive: _Receive, send: _Send) -> None:
         kind = scope["type"]
         if kind == "http":
             self.scope = scope
@@ -255,7 +257,7 @@ class WsgiToAsgiInstance:
                 f"(scope type {kind!r}; a WSGI app can serve http only).",
             )
 
-    async def _http(self, scope: dict[str, Any], receive: _Receive, send: _Send) -> None:
+    async def _http(self, scope: AnyScope, receive: _Receive, send: _Send) -> None:
         adapter = self._settings()
         first = await receive()
         if first["type"] != "http.request":
