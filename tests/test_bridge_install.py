@@ -72,11 +72,13 @@ def test_install_makes_asgiref_modules_the_same_objects() -> None:
     }
 
 
-def test_install_refuses_when_the_real_asgiref_is_imported() -> None:
+def test_install_refuses_when_the_real_asgiref_is_in_use() -> None:
     result = run_python(
         """
         import json, sys
         import asgiref.sync
+        from asgiref.local import Local
+        held = Local()  # the real asgiref is in use: no take-over (see test_activation)
         real = sys.modules["asgiref"]
         import asgibridge
         from asgibridge.exceptions import AsgirefAlreadyImportedError

@@ -1,9 +1,11 @@
-"""The ``python -m asgibridge`` command line: ``check pkg.module:app [--json]``.
+"""The ``python -m asgibridge`` command line: ``check``, ``run`` and ``doctor``.
 
-Exit status: 0 when the app passed every scenario (warnings, i.e. violations
-every major server tolerates, do not fail it unless ``--strict``), 1 when there
-was an error violation, an app error or a timeout, 2 when the command could not
-run (bad arguments, the app could not be imported).
+``check pkg.module:app [--json]``: exit status 0 when the app passed every
+scenario (warnings, i.e. violations every major server tolerates, do not fail
+it unless ``--strict``), 1 when there was an error violation, an app error or a
+timeout, 2 when the command could not run (bad arguments, the app could not be
+imported). ``run -- CMD [ARGS...]`` and ``doctor``: see `asgibridge._activation`
+(this module only dispatches).
 """
 
 from __future__ import annotations
@@ -64,6 +66,23 @@ def _parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds each scenario may take before it is cancelled (default: 10)",
     )
+    commands.add_parser(
+        "run",
+        help="run a command (uvicorn, daphne, gunicorn, pytest, manage.py, -m module) in "
+        "this process with asgibridge installed as asgiref",
+        description="Install asgibridge as asgiref, then run CMD as if started directly "
+        "(same process, argv, exit status and signals). Children that re-execute Python "
+        "get ASGIBRIDGE_AS_ASGIREF=1.",
+        usage="python -m asgibridge run -- CMD [ARGS...]",
+    )
+    doctor = commands.add_parser(
+        "doctor",
+        help="show which package serves 'import asgiref' and why",
+        description="Report which package serves 'import asgiref' in this environment, "
+        "through which activation path, the versions, and any real asgiref loaded "
+        "alongside. Exit status 0 when asgibridge serves asgiref, else 1.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -81,7 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["check", "no_such_module_here:app"])  # doctest: +SKIP
         2
     """
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["run"]:  # everything after "run" belongs to the command
+        from ._activation.launcher import main as run
+
+        return run(arguments[1:])
+    args = _parser().parse_args(arguments)
+    if args.command == "doctor":
+        from ._activation.doctor import main as doctor
+
+        return doctor(as_json=args.json)
     from ._asgi.check.scenarios import load_app, run_check
 
     try:

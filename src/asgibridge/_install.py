@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ._activation.takeover import take_over
 from ._alias_hooks import ALIAS, AsgirefPackage, install_finder
 from ._errors import AsgirefAlreadyImportedError
 
@@ -66,7 +67,8 @@ def install_as_asgiref() -> None:
             if (name == ALIAS or name.startswith(ALIAS + "."))
             and not (getattr(module, "__name__", None) or "").startswith("asgibridge.")
         )
-        if foreign:
+        # Real modules imported but not used yet (daphne's CLI) are taken over instead.
+        if foreign and not take_over(foreign, PUBLIC_MODULES):
             raise AsgirefAlreadyImportedError(
                 f"the real asgiref is already imported ({', '.join(foreign)}).",
                 "Call asgibridge.install_as_asgiref() before anything imports asgiref or "

@@ -28,6 +28,7 @@ from ._config import from_environment
 
 __all__ = (
     "abandoned_by_name",
+    "activated_by",
     "adapter_pools",
     "config",
     "counters",
@@ -53,6 +54,12 @@ __all__ = (
     "traced",
 )
 
+
+# How asgiref came to be aliased to asgibridge, for `python -m asgibridge doctor`
+# (None: by no activation path of asgibridge's own, e.g. a direct call of
+# ``install_as_asgiref()``). Scope: process. Writer: `asgibridge._activation`.
+# Reset: never. Fork: survives (the alias does too).
+activated_by: str | None = None
 
 # Tunables (see `_config.OPTIONS` for each option's meaning and range). Scope:
 # process. Writer: `asgibridge.configure()` (validated), the environment at
