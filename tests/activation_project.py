@@ -38,7 +38,9 @@ from django.http import JsonResponse as _JsonResponse
 def _probe(request):
     real = sorted(
         name for name, module in list(_sys.modules.items())
-        if name.split(".")[0] == "asgiref" and not module.__name__.startswith("asgibridge")
+        if name.split(".")[0] == "asgiref"
+        and not module.__name__.startswith("asgibridge")
+        and type(module).__name__ != "AsgirefPackage"  # the alias's own package object
     )
     return _JsonResponse({"sync": _asgiref_sync.__name__, "real": real, "pid": _os.getpid()})
 

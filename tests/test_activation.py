@@ -204,12 +204,15 @@ def test_the_first_import_asgiref_installs_the_alias() -> None:
         import asgiref.sync
         import asgibridge, asgibridge.sync
         print(json.dumps({
-            "asked": asked, "quiet": quiet, "alias": asgiref is asgibridge,
+            "asked": asked, "quiet": quiet,
+            "alias": type(asgiref).__name__ == "AsgirefPackage"
+                and asgiref.__version__ != asgibridge.__version__,
             "sync": asgiref.sync is asgibridge.sync,
             "spec": asgibridge.__spec__.name,
             "finders": [type(f).__name__ for f in sys.meta_path],
             "real": sorted(n for n, m in sys.modules.items()
-                           if n.startswith("asgiref") and m.__name__.startswith("asgiref")),
+                           if n.startswith("asgiref") and m.__name__.startswith("asgiref")
+                           and type(m).__name__ != "AsgirefPackage"),
         }))
         """,
         ASGIBRIDGE_AS_ASGIREF="1",
@@ -220,7 +223,8 @@ def test_the_first_import_asgiref_installs_the_alias() -> None:
         "alias": True,
         "sync": True,
         "spec": "asgibridge",
-        "finders": python(STARTUP)["finders"],  # the hook's finder is gone again
+        # The hook's finder is gone again; the alias's own finder sits before the path finder.
+        "finders": [*python(STARTUP)["finders"][:-1], "AsgirefFinder", "type"],
         "real": [],
     }
 

@@ -40,11 +40,24 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-__all__ = ("ALIAS", "AsgirefFinder", "AsgirefPackage", "install_finder")
+__all__ = ("ALIAS", "AsgirefFinder", "AsgirefPackage", "install_finder", "is_ours")
 
 ALIAS = "asgiref"
 _PREFIX = ALIAS + "."
 _TARGET = "asgibridge"
+
+
+def is_ours(module: object) -> bool:
+    """True for what the alias serves (asgibridge's modules, the `AsgirefPackage`).
+
+    The one test of "is this ``sys.modules["asgiref..."]`` entry the real asgiref?":
+    the alias package is named ``asgiref`` and has no file, so neither the name
+    nor the file alone tells.
+    """
+    if isinstance(module, AsgirefPackage):
+        return True
+    name = getattr(module, "__name__", None) or ""
+    return name == _TARGET or name.startswith(_TARGET + ".")
 
 
 def _public_modules() -> frozenset[str]:

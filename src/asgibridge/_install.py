@@ -18,7 +18,7 @@ import importlib
 import sys
 
 from ._activation.takeover import take_over
-from ._alias_hooks import ALIAS, AsgirefPackage, install_finder
+from ._alias_hooks import ALIAS, AsgirefPackage, install_finder, is_ours
 from ._errors import AsgirefAlreadyImportedError
 
 __all__ = ("ASGIREF_VERSION", "PUBLIC_MODULES", "install_as_asgiref")
@@ -64,8 +64,7 @@ def install_as_asgiref() -> None:
         foreign = sorted(
             name
             for name, module in list(sys.modules.items())
-            if (name == ALIAS or name.startswith(ALIAS + "."))
-            and not (getattr(module, "__name__", None) or "").startswith("asgibridge.")
+            if (name == ALIAS or name.startswith(ALIAS + ".")) and not is_ours(module)
         )
         # Real modules imported but not used yet (daphne's CLI) are taken over instead.
         if foreign and not take_over(foreign, PUBLIC_MODULES):

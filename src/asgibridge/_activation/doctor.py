@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from types import ModuleType
 
+from .._alias_hooks import is_ours
 from .reasons import current
 from .startup import VARIABLE
 
@@ -82,7 +83,7 @@ def _real_modules(bridge: ModuleType) -> list[str]:
         for name, module in list(sys.modules.items())
         if (name == "asgiref" or name.startswith("asgiref."))
         and module is not None
-        and not getattr(module, "__name__", "").startswith(bridge.__name__)
+        and not is_ours(module)
     )
 
 
@@ -109,7 +110,7 @@ def diagnose() -> Diagnosis:
         asgiref = None
     real = _real_modules(asgibridge)
     warnings: list[str] = []
-    if asgiref is asgibridge:
+    if asgiref is not None and is_ours(asgiref):
         served_by = "asgibridge"
         why = current() or "a call of asgibridge.install_as_asgiref() in the program"
         if real:
