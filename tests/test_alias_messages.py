@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from asgibridge._install import ASGIREF_VERSION
+from asgibridge._activation.install import ASGIREF_VERSION
 from asgibridge.exceptions import AsgiBridgeError, SyncToAsyncTypeError
 from asgibridge.sync import sync_to_async
 

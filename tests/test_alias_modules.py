@@ -132,7 +132,7 @@ def test_asgiref_is_a_package_of_its_own_with_asgirefs_version() -> None:
         import asgibridge
         asgibridge.install_as_asgiref()
         import asgiref
-        from asgibridge._install import ASGIREF_VERSION
+        from asgibridge._activation.install import ASGIREF_VERSION
         print(json.dumps({
             "asgiref": asgiref.__version__,
             "declared": ASGIREF_VERSION,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from asgibridge._install import ASGIREF_VERSION
+from asgibridge._activation.install import ASGIREF_VERSION
 
 TIMEOUT = 60.0
 MODULES = (

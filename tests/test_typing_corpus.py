@@ -168,7 +168,11 @@ def test_package_names_still_load_on_first_use() -> None:
     out = subprocess.run(
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert out.stdout.split() == ["asgibridge._runtime._lifecycle", "asgibridge._install", "[]"]
+    assert out.stdout.split() == [
+        "asgibridge._runtime._lifecycle",
+        "asgibridge._activation.install",
+        "[]",
+    ]
     import asgibridge
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._install import install_as_asgiref
+    from ._activation.install import install_as_asgiref
     from ._runtime._lifecycle import configure, runtime_stats, shutdown
 
 __version__ = "0.1.0"
@@ -29,7 +29,7 @@ __all__ = ("__version__", "configure", "install_as_asgiref", "runtime_stats", "s
 
 # name -> the private module that defines it.
 _LAZY = {
-    "install_as_asgiref": "._install",
+    "install_as_asgiref": "._activation.install",
     "configure": "._runtime._lifecycle",
     "runtime_stats": "._runtime._lifecycle",
     "shutdown": "._runtime._lifecycle",

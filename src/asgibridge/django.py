@@ -33,7 +33,7 @@ def get_asgi_application() -> OneHopASGIHandler:
         >>> application = asgibridge.django.get_asgi_application()  # doctest: +SKIP
     """
     if not any(name == "asgiref" or name.startswith("asgiref.") for name in sys.modules):
-        from ._install import install_as_asgiref
+        from ._activation.install import install_as_asgiref
 
         install_as_asgiref()
     import django

@@ -109,7 +109,8 @@ def main() -> None:
     with connection.schema_editor() as editor:
         editor.create_model(Note)
     checks = {
-        "asgiref_is_served_by_asgibridge": type(asgiref).__module__ == "asgibridge._alias_hooks",
+        "asgiref_is_served_by_asgibridge": type(asgiref).__module__
+        == "asgibridge._activation.alias",
         "sync_is_asgibridge_sync": asgiref.sync is asgibridge.sync,
         "local_is_asgibridge_local": asgiref.local is asgibridge.local,
         "django_connections_use_asgibridge_local": isinstance(

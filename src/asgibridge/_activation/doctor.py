@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from types import ModuleType
 
-from .._alias_hooks import is_ours
+from .alias import is_ours
 from .reasons import current
 from .startup import VARIABLE
 

@@ -2,7 +2,7 @@
 
 For code that cannot be edited (Django, Channels, Daphne): after the call,
 each ``asgiref.X`` is the same module object as ``asgibridge.X`` (imported
-lazily, on first use, through `asgibridge._alias_hooks`'s finder), and
+lazily, on first use, through `asgibridge._activation.alias`'s finder), and
 ``sys.modules["asgiref"]`` is a small package object whose ``__version__`` is
 `ASGIREF_VERSION`, the asgiref release whose behaviour asgibridge provides.
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-from ._activation.takeover import take_over
-from ._alias_hooks import ALIAS, AsgirefPackage, install_finder, is_ours
-from ._errors import AsgirefAlreadyImportedError
+from .._errors import AsgirefAlreadyImportedError
+from .alias import ALIAS, AsgirefPackage, install_finder, is_ours
+from .takeover import take_over
 
 __all__ = ("ASGIREF_VERSION", "PUBLIC_MODULES", "install_as_asgiref")
 
