@@ -1,11 +1,15 @@
-"""ASGI entry point: asgibridge replaces asgiref before Django and Channels import it."""
+"""ASGI entry point: asgibridge replaces asgiref before Django and Channels import it.
+
+CHSITE_IMPL=asgiref keeps the real asgiref (benchmarks/bench_gunicorn.py compares both).
+"""
 
 import os
 import threading
 
-import asgibridge
+if os.environ.get("CHSITE_IMPL", "asgibridge") == "asgibridge":
+    import asgibridge
 
-asgibridge.install_as_asgiref()
+    asgibridge.install_as_asgiref()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chsite.settings")
 
