@@ -237,6 +237,7 @@ class Phase:
 
     latencies: dict[str, list[tuple[float, float]]]
     errors: collections.Counter[str]
+    per_connection: list[int]  # requests measured on each connection
     started: float
     ended: float
     ws_frames: int
@@ -247,6 +248,7 @@ async def _drive(port: int, connections: int, warmup: float, duration: float, so
     errors: collections.Counter[str] = collections.Counter()
     stop_ws = asyncio.Event()
     received = [0]
+    per_connection = [0] * connections
     ws = [asyncio.ensure_future(_websocket_reader(port, stop_ws, received)) for _ in range(sockets)]
     measure_from = time.monotonic() + warmup
     end = measure_from + duration
@@ -270,6 +272,7 @@ async def _drive(port: int, connections: int, warmup: float, duration: float, so
                     errors[f"HTTP {status}"] += 1
                 elif now >= measure_from:
                     latencies[path].append((done, done - now))
+                    per_connection[index] += 1
         finally:
             writer.close()
 
@@ -278,7 +281,7 @@ async def _drive(port: int, connections: int, warmup: float, duration: float, so
     for outcome in await asyncio.gather(*ws, return_exceptions=True):
         if isinstance(outcome, BaseException):
             errors[f"websocket {type(outcome).__name__}"] += 1
-    return Phase(latencies, errors, measure_from, end, received[0])
+    return Phase(latencies, errors, per_connection, measure_from, end, received[0])
 
 
 # -- one run ------------------------------------------------------------------

@@ -32,6 +32,8 @@ def _no_fsync(sender, connection, **kwargs) -> None:
     # No fsync per commit: the load test measures the bridge, not the disk.
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA synchronous=OFF")
+        if os.environ.get("CHSITE_WAL"):
+            cursor.execute("PRAGMA journal_mode=WAL")
 
 
 connection_created.connect(_no_fsync)
