@@ -93,7 +93,14 @@ def redis_server(workdir: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def gunicorn_server(
-    workdir: Path, redis_url: str, impl: str, workers: int, src: Path
+    workdir: Path,
+    redis_url: str,
+    impl: str,
+    workers: int,
+    src: Path,
+    app: str,
+    wal: bool,
+    probe_dir: Path,
 ) -> Iterator[tuple[int, int]]:
     """gunicorn (--preload, UvicornWorkers) on a socket made here; yields (port, master pid)."""
     listener = _free_listener()
@@ -101,18 +108,23 @@ def gunicorn_server(
     fd = listener.fileno()
     env = dict(
         os.environ,
-        PYTHONPATH=os.pathsep.join([str(SITE), str(src), *sys.path]),
+        PYTHONPATH=os.pathsep.join([str(SITE), str(src), str(ROOT / "benchmarks"), *sys.path]),
         CHSITE_DB=str(workdir / f"{impl}.sqlite3"),
         CHSITE_REDIS=redis_url,
         CHSITE_IMPL=impl,
         DJANGO_SETTINGS_MODULE="chsite.settings",
+        GUNICORN_PROBE_DIR=str(probe_dir),
     )
-    command = [sys.executable, "-m", "gunicorn", "chsite.asgi:application", "--preload",
+    if wal:
+        env["CHSITE_WAL"] = "1"
+    command = [sys.executable, "-m", "gunicorn", app, "--preload",
                "-k", "uvicorn.workers.UvicornWorker", "-w", str(workers),
                "--bind", f"fd://{fd}", "--backlog", "2048", "--graceful-timeout", "5",
                "--log-level", "warning"]  # fmt: skip
     log = (workdir / f"gunicorn-{impl}.log").open("ab")
-    process = subprocess.Popen(command, cwd=workdir, env=env, pass_fds=(fd,), stdout=log, stderr=log)
+    process = subprocess.Popen(
+        command, cwd=workdir, env=env, pass_fds=(fd,), stdout=log, stderr=log
+    )
     listener.close()  # gunicorn has its own copy
     try:
         yield port, process.pid
@@ -243,13 +255,17 @@ class Phase:
     ws_frames: int
 
 
-async def _drive(port: int, connections: int, warmup: float, duration: float, sockets: int) -> Phase:
+async def _drive(
+    port: int, connections: int, warmup: float, duration: float, sockets: int
+) -> Phase:
     latencies: dict[str, list[tuple[float, float]]] = {v: [] for v in VIEWS}
     errors: collections.Counter[str] = collections.Counter()
     stop_ws = asyncio.Event()
     received = [0]
     per_connection = [0] * connections
-    ws = [asyncio.ensure_future(_websocket_reader(port, stop_ws, received)) for _ in range(sockets)]
+    ws = [
+        asyncio.ensure_future(_websocket_reader(port, stop_ws, received)) for _ in range(sockets)
+    ]
     measure_from = time.monotonic() + warmup
     end = measure_from + duration
 
@@ -304,8 +320,15 @@ def _slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
 
 
-def run_one(impl: str, workdir: Path, redis_url: str, args: argparse.Namespace) -> dict[str, object]:
-    with gunicorn_server(workdir, redis_url, impl, args.workers, args.src) as (port, master):
+def run_one(
+    impl: str, workdir: Path, redis_url: str, args: argparse.Namespace
+) -> dict[str, object]:
+    app = "chsite.asgi:application" if args.no_probe else "_gunicorn_probe:application"
+    probe_dir = Path(tempfile.mkdtemp(prefix=f"probe-{impl}-", dir=workdir))
+    server = gunicorn_server(
+        workdir, redis_url, impl, args.workers, args.src, app, args.wal, probe_dir
+    )
+    with server as (port, master):
         runner = asyncio.new_event_loop()
         try:
             runner.run_until_complete(_wait_ready(port))
@@ -347,6 +370,13 @@ def run_one(impl: str, workdir: Path, redis_url: str, args: argparse.Namespace) 
         threads_max = max([threads_max, *(n for _, _, n in samples)])
         rss_end += samples[-1][1] if samples else 0.0
     seconds = phase.ended - phase.started
+    in_app: list[tuple[float, float]] = []  # (total ms, sqlite ms) per request, warm-up included
+    for probe in probe_dir.glob("*.txt"):
+        for line in probe.read_text().splitlines():
+            _, total_ms, sqlite_ms = line.split()
+            in_app.append((float(total_ms), float(sqlite_ms)))
+    in_app.sort()
+    slowest = in_app[int(0.99 * len(in_app)) :]
     return {
         "impl": impl,
         "requests": total,
@@ -358,23 +388,37 @@ def run_one(impl: str, workdir: Path, redis_url: str, args: argparse.Namespace) 
         "rss_mib_per_min": rss_slope * 60,
         "rss_mib_per_1000_requests": rss_slope * seconds / total * 1000 if total else 0.0,
         "threads_max": threads_max,
+        # From the probe: time inside the app (Django, bridge, sqlite) and the sqlite part.
+        "app_p99_ms": _quantile([t for t, _ in in_app], 0.99),
+        "app_minus_sqlite_p99_ms": _quantile([t - q for t, q in in_app], 0.99),
+        "sqlite_mean_ms": statistics.fmean(q for _, q in in_app) if in_app else float("nan"),
+        "slowest_1pc_sqlite_share": (
+            sum(q for _, q in slowest) / sum(t for t, _ in slowest) if slowest else float("nan")
+        ),
     }
 
 
 def _table(results: list[dict[str, object]]) -> str:
     lines = [
-        "| round | impl | req/s | " + " | ".join(f"{v} p50 / p99 (worst window) ms" for v in VIEWS)
-        + " | RSS MiB/1k req | RSS MiB/min | RSS end MiB | threads max | errors |",
-        "|---|---|---:|" + "---:|" * len(VIEWS) + "---:|---:|---:|---:|---|",
+        "| round | impl | req/s | "
+        + " | ".join(f"{v} p50 / p99 (worst window) ms" for v in VIEWS)
+        + " | RSS MiB/1k req | RSS MiB/min | RSS end MiB | threads max"
+        + " | in-app p99 ms (without sqlite) | sqlite mean ms | sqlite share of slowest 1 % | errors |",
+        "|---|---|---:|" + "---:|" * len(VIEWS) + "---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         views = r["views"]
         assert isinstance(views, dict)
-        cells = [f"{views[v]['p50_ms']:.1f} / {views[v]['worst_window_p99_ms']:.0f}" for v in VIEWS]
+        cells = [
+            f"{views[v]['p50_ms']:.1f} / {views[v]['worst_window_p99_ms']:.0f}" for v in VIEWS
+        ]
         lines.append(
-            f"| {r['round']} | {r['impl']} | {r['rps']:.0f} | " + " | ".join(cells)
+            f"| {r['round']} | {r['impl']} | {r['rps']:.0f} | "
+            + " | ".join(cells)
             + f" | {r['rss_mib_per_1000_requests']:+.3f} | {r['rss_mib_per_min']:+.2f}"
-            f" | {r['rss_mib_end']:.1f} | {r['threads_max']} | {r['errors'] or '-'} |"
+            f" | {r['rss_mib_end']:.1f} | {r['threads_max']}"
+            f" | {r['app_p99_ms']:.0f} ({r['app_minus_sqlite_p99_ms']:.0f})"
+            f" | {r['sqlite_mean_ms']:.1f} | {r['slowest_1pc_sqlite_share']:.0%} | {r['errors'] or '-'} |"
         )
     return "\n".join(lines)
 
@@ -390,7 +434,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--only", default=",".join(IMPLS), help="asgiref,asgibridge")
     parser.add_argument(
-        "--src", type=Path, default=ROOT / "src", help="asgibridge's source tree (another checkout)"
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="asgibridge's source tree (another checkout)",
+    )
+    parser.add_argument("--wal", action="store_true", help="sqlite in WAL mode (CHSITE_WAL=1)")
+    parser.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="serve the site bare (no per-request sqlite timing)",
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 round of 3 s")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -420,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"# gunicorn --preload, {args.workers} UvicornWorkers, {args.connections} connections, "
-        f"{args.websockets} websockets, {args.duration:.0f} s per run ({args.window:.0f} s windows)\n"
+        f"{args.websockets} websockets, {args.duration:.0f} s per run ({args.window:.0f} s windows), "
+        f"sqlite {'WAL' if args.wal else 'rollback journal'}\n"
     )
     print(_table(results))
     if args.json:
