@@ -8,7 +8,9 @@ database's, not the bridge's: this wrapper tells them apart. It times every
 ``SQLiteCursorWrapper.execute`` (and new connections) made on behalf of a
 request, through a ContextVar holding a list (the bridge copies contexts, and
 the list object travels with the copy), and appends one line per request to
-``$GUNICORN_PROBE_DIR/<pid>.txt``: path, total ms, sqlite ms.
+``$GUNICORN_PROBE_DIR/<pid>.txt``: path, total ms, sqlite ms. The file's first
+line names the module Django's ``sync_to_async`` comes from, so the benchmark
+can check that each side runs the library it claims.
 """
 
 from __future__ import annotations
@@ -58,4 +60,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if _out is None:  # opened in the worker, after gunicorn forked it
         path = Path(os.environ["GUNICORN_PROBE_DIR"]) / f"{os.getpid()}.txt"
         _out = path.open("a", buffering=1)
+        import asgiref.sync  # after the site: it decides what asgiref is
+
+        _out.write(f"# {asgiref.sync.sync_to_async.__module__}\n")
     _out.write(f"{scope['path']} {total * 1000:.2f} {spent[0] * 1000:.2f}\n")

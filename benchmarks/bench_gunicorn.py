@@ -77,11 +77,13 @@ def redis_server(workdir: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + WAIT
         while True:  # redis cannot hand over a ready socket: poll, bounded
-            with contextlib.suppress(OSError):
-                with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
-                        break
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn,
+            ):
+                conn.sendall(b"PING\r\n")
+                if conn.recv(64).startswith(b"+PONG"):
+                    break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("redis-server did not start: " + str(workdir / "redis.log"))
             time.sleep(0.05)
@@ -373,6 +375,11 @@ def run_one(
     in_app: list[tuple[float, float]] = []  # (total ms, sqlite ms) per request, warm-up included
     for probe in probe_dir.glob("*.txt"):
         for line in probe.read_text().splitlines():
+            if line.startswith("# "):  # the library the worker runs: is it this side's?
+                module = line[2:]
+                if module.split(".")[0] != impl:
+                    raise RuntimeError(f"the {impl} side ran {module}")
+                continue
             _, total_ms, sqlite_ms = line.split()
             in_app.append((float(total_ms), float(sqlite_ms)))
     in_app.sort()
@@ -403,7 +410,8 @@ def _table(results: list[dict[str, object]]) -> str:
         "| round | impl | req/s | "
         + " | ".join(f"{v} p50 / p99 (worst window) ms" for v in VIEWS)
         + " | RSS MiB/1k req | RSS MiB/min | RSS end MiB | threads max"
-        + " | in-app p99 ms (without sqlite) | sqlite mean ms | sqlite share of slowest 1 % | errors |",
+        + " | in-app p99 ms (without sqlite) | sqlite mean ms | sqlite share of slowest 1 %"
+        + " | errors |",
         "|---|---|---:|" + "---:|" * len(VIEWS) + "---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -418,7 +426,8 @@ def _table(results: list[dict[str, object]]) -> str:
             + f" | {r['rss_mib_per_1000_requests']:+.3f} | {r['rss_mib_per_min']:+.2f}"
             f" | {r['rss_mib_end']:.1f} | {r['threads_max']}"
             f" | {r['app_p99_ms']:.0f} ({r['app_minus_sqlite_p99_ms']:.0f})"
-            f" | {r['sqlite_mean_ms']:.1f} | {r['slowest_1pc_sqlite_share']:.0%} | {r['errors'] or '-'} |"
+            f" | {r['sqlite_mean_ms']:.1f} | {r['slowest_1pc_sqlite_share']:.0%}"
+            f" | {r['errors'] or '-'} |"
         )
     return "\n".join(lines)
 
@@ -473,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"# gunicorn --preload, {args.workers} UvicornWorkers, {args.connections} connections, "
-        f"{args.websockets} websockets, {args.duration:.0f} s per run ({args.window:.0f} s windows), "
+        f"{args.websockets} websockets, {args.duration:.0f} s per run "
+        f"({args.window:.0f} s windows), "
         f"sqlite {'WAL' if args.wal else 'rollback journal'}\n"
     )
     print(_table(results))

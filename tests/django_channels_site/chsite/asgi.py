@@ -13,7 +13,7 @@ if os.environ.get("CHSITE_IMPL", "asgibridge") == "asgibridge":
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chsite.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
