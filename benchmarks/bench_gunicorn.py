@@ -375,6 +375,9 @@ def run_one(
     in_app: list[tuple[float, float]] = []  # (total ms, sqlite ms) per request, warm-up included
     for probe in probe_dir.glob("*.txt"):
         for line in probe.read_text().splitlines():
+            if line.startswith("! "):  # an exception Django answered with a 500
+                phase.errors[line[2:]] += 1
+                continue
             if line.startswith("# "):  # the library the worker runs: is it this side's?
                 module = line[2:]
                 if module.split(".")[0] != impl:
