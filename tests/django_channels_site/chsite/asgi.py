@@ -1,15 +1,19 @@
-"""ASGI entry point: asgibridge replaces asgiref before Django and Channels import it."""
+"""ASGI entry point: asgibridge replaces asgiref before Django and Channels import it.
+
+CHSITE_IMPL=asgiref keeps the real asgiref (benchmarks/bench_gunicorn.py compares both).
+"""
 
 import os
 import threading
 
-import asgibridge
+if os.environ.get("CHSITE_IMPL", "asgibridge") == "asgibridge":
+    import asgibridge
 
-asgibridge.install_as_asgiref()
+    asgibridge.install_as_asgiref()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chsite.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -28,6 +32,8 @@ def _no_fsync(sender, connection, **kwargs) -> None:
     # No fsync per commit: the load test measures the bridge, not the disk.
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA synchronous=OFF")
+        if os.environ.get("CHSITE_WAL"):
+            cursor.execute("PRAGMA journal_mode=WAL")
 
 
 connection_created.connect(_no_fsync)
