@@ -212,7 +212,9 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
                 burst = _burst(bridge, handler, loop)
                 out.append(
                     f"| after {BURST} concurrent requests, {label} | | "
-                    f"{burst['threads']:.0f} threads | {burst['rss'] / 2**20:.1f} MiB RSS | | |"
+                    f"{burst['threads']:.0f} threads, {burst['threads_settled']:.0f} 2 s later "
+                    f"| {burst['rss'] / 2**20:.1f} MiB RSS, "
+                    f"{burst['rss_settled'] / 2**20:.1f} MiB 2 s later | | |"
                 )
         lines[row] = out
     return lines
