@@ -201,9 +201,9 @@ class _IdleStack:
         self._closed = False
         self.workers: set[Worker] = set()
 
-    @staticmethod
-    def _idle_cap() -> int:
-        return _state.config["max_idle_workers"]  # type: ignore[no-any-return]
+    def _over_cap(self, adding: int = 0) -> bool:
+        """More idle workers than ``max_idle_workers`` (after ``adding`` more)."""
+        return len(self._idle) + adding > _state.config["max_idle_workers"]  # type: ignore[no-any-return]
 
     def idle_wait(self) -> tuple[float, bool]:
         """How long an idle worker waits for work before `retire`, and whether capped.
@@ -212,7 +212,7 @@ class _IdleStack:
         `retire` decides under the lock.
         """
         config = _state.config
-        if len(self._idle) > config["max_idle_workers"]:
+        if self._over_cap():
             return config["idle_grace"], True
         return config["worker_idle_timeout"], False
 
@@ -227,7 +227,7 @@ class _IdleStack:
         an item; then it must stay (and serve that item), not exit.
         """
         with self._lock:
-            if worker in self._idle and (not capped or len(self._idle) > self._idle_cap()):
+            if worker in self._idle and (not capped or self._over_cap()):
                 self._idle.remove(worker)
                 self.workers.discard(worker)
                 return True
@@ -356,7 +356,7 @@ class StickyPool(_IdleStack):
                 current is None or getattr(current, "finished", False) is True
             ):
                 with self._lock:
-                    if not self._closed and len(self._idle) < self._idle_cap():
+                    if not self._closed and not self._over_cap(adding=1):
                         self._idle.append(worker)
                         return
             worker.queue.put(_RELEASE)
