@@ -205,7 +205,7 @@ def _build_wrapper(impl: str, n: int) -> float:
     return _time_calls(build, n)
 
 
-def _switches_per_hop(impl: str, hops: int = 2000) -> float:
+def _switches_per_hop(impl: str, hops: int = 2000, loop: str = "asyncio") -> float:
     """Context switches of the whole process (every thread) per thread-sensitive hop.
 
     ``resource.getrusage`` counts voluntary and involuntary switches; a hand-off
@@ -230,7 +230,23 @@ def _switches_per_hop(impl: str, hops: int = 2000) -> float:
             await call()
         return (switches() - before) / hops
 
+    if loop == "uvloop":
+        import uvloop
+
+        event_loop = uvloop.new_event_loop()
+        try:
+            return event_loop.run_until_complete(main())
+        finally:
+            event_loop.close()
     return _run_async(main)
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _to_thread(n: int) -> float:
@@ -488,10 +504,17 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
                 f"| {floor / asgiref:.2f}x | | above floor: asgiref "
                 f"{(asgiref - floor) * 1e6:.1f} us, "
                 f"asgibridge {(asgibridge - floor) * 1e6:.1f} us |",
-                "| context switches per hop (not graded; goal <= 2) "
+                "| context switches per hop, asyncio (not graded; goal <= 2) "
                 f"| {_switches_per_hop('asgiref'):.2f} | {_switches_per_hop('asgibridge'):.2f} "
                 "| | | whole process, `resource.getrusage` |",
             ]
+            if _has_uvloop():
+                lines[_S2A_TRUE].append(
+                    "| context switches per hop, uvloop (not graded; goal <= 2) "
+                    f"| {_switches_per_hop('asgiref', loop='uvloop'):.2f} "
+                    f"| {_switches_per_hop('asgibridge', loop='uvloop'):.2f} "
+                    "| | | whole process, `resource.getrusage` |"
+                )
         if result.row.name == _S2A_FALSE and _to_thread_samples:
             to_thread = statistics.median(_to_thread_samples)
             lines[_S2A_FALSE] = [

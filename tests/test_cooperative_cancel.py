@@ -168,6 +168,7 @@ async def test_check_cancelled_in_a_generator_follows_the_consumer() -> None:
 
     produced = threading.Event()
     cancelled = threading.Event()
+    checked = threading.Event()
     seen: list[str] = []
 
     def rows() -> Iterator[int]:
@@ -179,11 +180,13 @@ async def test_check_cancelled_in_a_generator_follows_the_consumer() -> None:
         except asyncio.CancelledError:
             seen.append("raised")
             raise
+        finally:
+            checked.set()
         seen.append("not raised")
         yield 1
 
     async def consume() -> None:
-        # aclosing: the cancelled consumer closes the bridge, which waits for the batch
+        # aclosing: the cancelled consumer closes the bridge (it gives up the batch in flight)
         async with contextlib.aclosing(sync_iter_to_async(rows(), buffer=4)) as agen:
             async for _ in agen:
                 await asyncio.Event().wait()  # stuck after the first item
@@ -195,6 +198,9 @@ async def test_check_cancelled_in_a_generator_follows_the_consumer() -> None:
     cancelled.set()
     with pytest.raises(asyncio.CancelledError):
         await task
+    # The cancelled consumer does not wait for the item in flight (aclose gives the
+    # batch up): the generator's thread may still be on its way to the check.
+    await asyncio.get_running_loop().run_in_executor(None, checked.wait, 10)
     assert seen == ["raised"]
 
 

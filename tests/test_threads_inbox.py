@@ -1,8 +1,9 @@
 """The runtime threads' inbox (issue 18 §1): FIFO, no lost wake-up, timeouts, fallback.
 
-The inbox wakes a sleeping reader with a socket write (the GIL is free during
-it, so the reader runs at once). These tests force each interleaving of the
-reader's sleep and a writer's put with events, never with sleeps.
+The inbox wakes a sleeping reader with a write to an eventfd (Linux) or a
+socket pair (the GIL is free during it, so the reader runs at once). These
+tests force each interleaving of the reader's sleep and a writer's put with
+events, never with sleeps.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from asgibridge._runtime.threads._inbox import Inbox, Waker, thread_waker
 _DEADLINE = 10.0
 
 
-@pytest.fixture(params=["socket", "fallback"])
+_BACKENDS = ["eventfd", "socket", "fallback"] if _inbox._HAS_EVENTFD else ["socket", "fallback"]
+
+
+@pytest.fixture(params=_BACKENDS)
 def inbox(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Inbox[object]:
+    if request.param != "eventfd":
+        monkeypatch.setattr(_inbox, "_HAS_EVENTFD", False)
     if request.param == "fallback":
 
         def no_sockets() -> tuple[socket.socket, socket.socket]:
@@ -128,3 +134,22 @@ def test_a_worker_closes_its_inbox_when_it_leaves() -> None:
     assert not worker.thread.is_alive()
     reader = waker._reader
     assert reader is None or reader.fileno() == -1
+    assert waker._fd == -1
+
+
+@pytest.mark.skipif(not _inbox._HAS_EVENTFD, reason="no eventfd on this platform")
+def test_an_eventfd_waker_times_out_then_takes_every_pending_wake_up_at_once() -> None:
+    waker = Waker()
+    try:
+        assert waker._fd >= 0
+        assert waker._reader is None
+        assert waker.wait(0) is False
+        assert waker.wait(0.001) is False
+        for _ in range(3):
+            waker.wake()
+        assert waker.wait(0) is True  # one read takes the three
+        assert waker.wait(0) is False
+    finally:
+        waker.close()
+    waker.wake()  # after close: a no-op, never a write to a reused descriptor
+    assert waker.wait(None) is False

@@ -38,6 +38,7 @@ __all__ = (
     "hop_listeners",
     "local_owner",
     "lock",
+    "loop_bells",
     "loop_executors",
     "loop_threads",
     "outer_hop",
@@ -163,6 +164,15 @@ single_thread_context: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "asgibridge.single_thread_context"
 )
 
+# Each loop's doorbell (`threads._doorbell`: how runtime threads post a callback
+# to it), by ``id(loop)``: ``(weak reference to the loop, post function)``; the
+# post function is ``loop.call_soon_threadsafe`` for loops without
+# ``add_reader``. Scope: process. Writer: `_doorbell.poster_for`, on the loop's
+# own thread (or its owner's, before it runs). Reset: the loop's death (the
+# weak reference's callback) or `_doorbell.forget_loop` when its owner closes
+# it. Fork: cleared (a child must never ring its parent's loop).
+loop_bells: dict[int, tuple[Any, Any]] = {}
+
 # The default executor of loops that hide it (uvloop), by loop, with the time
 # it was looked up: ``(monotonic seconds, executor or None)``. Scope: process.
 # Writer: `_asyncio_private` (on each loop's own thread). Reset: entries die
@@ -233,6 +243,7 @@ def _after_fork_in_child() -> None:
     sticky_pool = None
     loop_threads.clear()
     loop_executors.clear()
+    loop_bells.clear()
     adapter_pools.clear()
     for key in counters:
         counters[key] = 0

@@ -131,11 +131,14 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
         loop_thread: LoopThread | None = None
         keeps_thread_critical = True  # see carry_back below
         per_call = False
+        # ``post``: the loop's doorbell (the loop thread wakes into a free GIL).
         if hop is None:
             loop_thread, keeps_thread_critical, per_call = _own_loop_thread()
             loop = loop_thread.loop
+            post = loop_thread.post
         else:
             loop = hop.loop
+            post = hop.post
         executor = CurrentThreadExecutor(_current_executor.get())
         token = _current_executor.set(executor)
         try:
@@ -147,7 +150,7 @@ class AsyncToSync(Generic[_P, _R], metaclass=WrapperMeta):
                 call.cancel_leftovers = self._cancel_leftovers
                 if loop_thread is not None:
                     _loop_executors[loop] = executor
-                loop.call_soon_threadsafe(call.start)
+                post(call.start)
                 call.wait()
             finally:
                 if loop_thread is not None:

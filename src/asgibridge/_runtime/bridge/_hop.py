@@ -6,7 +6,8 @@ Theory of operation: the awaiting task creates a `Hop`, hands it to a target
 "the call this thread is running" (``_state.tls.hop``, read by a nested
 async_to_sync to find the outer loop and to register the task it starts), runs
 the function in the caller's context copy, and sends the outcome back with one
-``call_soon_threadsafe``. `Hop.settle` runs on the loop thread.
+post to the loop's doorbell (`threads._doorbell`). `Hop.settle` runs on the
+loop thread.
 
 The lifecycle is one state machine (h11's ``_state.py`` is the model)::
 
@@ -61,6 +62,7 @@ from typing import Any
 from .. import _state
 from ..observe._hooks import HopInfo, emit_end, note_thread, run_with_handlers
 from ..observe._stats import count, record_abandoned, unhandled
+from ..threads._doorbell import poster_for
 
 __all__ = (
     "ABANDONED",
@@ -201,6 +203,7 @@ class Hop:
         "kwargs",
         "loop",
         "outcome",
+        "post",
         "task",
     )
 
@@ -230,6 +233,9 @@ class Hop:
         claims: dict[int, _Claim] = {}
         self._claims = claims
         self.future: asyncio.Future[Any] = loop.create_future()
+        # How the running thread hands the outcome back: the loop's doorbell
+        # (one context switch on every loop), made here on the loop's thread.
+        self.post = poster_for(loop)
         # Tasks that async_to_sync calls inside this sync function started on
         # ``loop``; cancellation of the awaiting task is forwarded to them.
         self.inner_tasks: list[asyncio.Task[Any]] | None = None
@@ -383,7 +389,7 @@ class Hop:
 
     def _deliver(self, result: Any, exc: BaseException | None) -> None:
         try:
-            self.loop.call_soon_threadsafe(self.settle, result, exc)
+            self.post(self.settle, result, exc)
         except Exception:
             # The loop is closed: nobody awaits this outcome any more.
             record_abandoned(self.func, self.info.name if self.info is not None else None)

@@ -23,7 +23,7 @@ Theory of operation (`sync_iter_to_async`):
   parks the thread, because a thread-sensitive thread (a blocked sync caller,
   the sync worker) must stay free for other work (deadlock hazard).
 - Each item is appended to a deque under a lock; the loop is woken with one
-  ``call_soon_threadsafe`` only when the consumer is actually waiting, so a
+  post to its doorbell only when the consumer is actually waiting, so a
   consumer slower than the producer pays no wake-up per item.
 - The consumer starts a new batch when the deque falls to half of ``buffer``.
 - ``aclose()`` or dropping the generator stops production after the item
@@ -63,6 +63,7 @@ from ..bridge._deadlines import StreamWatchdog, Watchdog, submit_traced
 from ..bridge._hop import Hop
 from ..observe._hooks import HopInfo
 from ..observe._names import iterable_name
+from ..threads._doorbell import poster
 from ..threads._routing import Target, sensitive_target
 from ..threads._workers import get_pool
 
@@ -163,7 +164,7 @@ class _SyncProducer(Generic[_T]):
 
     def _notify(self, waiter: asyncio.Future[None]) -> None:
         try:
-            waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+            poster(waiter.get_loop())(_wake, waiter)  # the loop's doorbell, if it has one
         except RuntimeError:  # the consumer's loop is closed: nobody waits any more
             pass
 

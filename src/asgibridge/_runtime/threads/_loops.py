@@ -53,6 +53,7 @@ from typing import Any
 from .. import _state
 from ..host._greenlets import require_real_threads
 from ..observe._stats import count, logger, unhandled
+from ._doorbell import forget_loop, poster_for, refuse
 from ._supervise import new_thread, start_thread, thread_name
 
 __all__ = ("LoopThread", "loop_for_this_thread", "new_loop", "temporary_loop", "wait_closed")
@@ -88,6 +89,9 @@ class LoopThread:
         self.temporary = temporary
         self.reap_when_idle = reap_when_idle and not temporary
         self.loop: asyncio.AbstractEventLoop = contextvars.Context().run(new_loop)
+        # How callers hand work to the loop (its doorbell: one context switch on
+        # any loop); made here, before the loop's thread starts.
+        self.post = poster_for(self.loop, owner=True)
         self.thread = new_thread(self._main, thread_name("loop", purpose))
         self._lock = threading.Lock()
         # ``leased``: born leased to the caller's bridge call. Hazard (race): a loop
@@ -112,6 +116,7 @@ class LoopThread:
             with _state.lock:
                 _state.loop_threads.discard(self)
             self.loop.close()
+            forget_loop(self.loop)
             raise
 
     def acquire(self, *, call: bool = False) -> bool:
@@ -200,6 +205,10 @@ class LoopThread:
             finally:
                 asyncio.set_event_loop(None)
                 loop.close()
+                forget_loop(loop)
+                # Let the bell (and its descriptor) go with the loop, though this
+                # object may be kept: later posts fail as on any closed loop.
+                self.post = refuse
                 with _state.lock:
                     _state.loop_threads.discard(self)
 
