@@ -10,6 +10,7 @@ take-over, ...) loads on first use. Each check runs in a fresh interpreter
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -65,13 +66,14 @@ STDLIB = (
 )
 
 
-def run_python(code: str) -> Any:
+def run_python(code: str, **env: str) -> Any:
     completed = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error", "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=False,
+        env={**os.environ, **env},
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -97,6 +99,26 @@ def test_the_django_path_loads_no_rare_module() -> None:
     added = run_python(DJANGO_PATH)
     assert {"asgibridge.sync", "asgibridge.local"} <= set(added)  # the path ran
     assert [name for name in added if is_rare(name)] == []
+    assert [name for name in added if name in STDLIB] == []
+
+
+def test_the_start_up_hook_path_loads_no_rare_module() -> None:
+    # ASGIBRIDGE_AS_ASGIREF=1: the .pth's finder turns the first ``import asgiref``
+    # into the alias (and records why: the one rare module this path needs).
+    added = run_python(
+        """
+        import sys
+        before = set(sys.modules)
+        import asgiref.sync, asgiref.local
+        added = sorted(set(sys.modules) - before)
+        import json
+        print(json.dumps(added))
+        """,
+        ASGIBRIDGE_AS_ASGIREF="1",
+    )
+    assert {"asgibridge.sync", "asgibridge._activation.startup"} <= set(added)
+    expected = {"asgibridge._activation.reasons"}
+    assert [name for name in added if is_rare(name) and name not in expected] == []
     assert [name for name in added if name in STDLIB] == []
 
 
