@@ -37,3 +37,11 @@ def test_an_unknown_name_is_still_an_attribute_error() -> None:
     module = importlib.import_module("asgibridge.sync")
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = module.nope
+
+
+@pytest.mark.parametrize(("old", "name", "new"), MOVES)
+def test_the_warning_names_the_line_that_reads_the_old_name(old: str, name: str, new: str) -> None:
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=new) as caught:
+        getattr(module, name)
+    assert [w.filename for w in caught] == [__file__]

@@ -19,22 +19,31 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ("moved_names",)
+__all__ = ("find_moved", "moved_names")
+
+
+def find_moved(module: str, moves: Mapping[str, str], name: str, *, stacklevel: int) -> Any:
+    """``name`` of ``module`` from its new place, with the warning; else AttributeError.
+
+    ``stacklevel`` is `warnings.warn`'s, counted from this function: 3 when
+    the module's ``__getattr__`` calls it (the warning names the importing line).
+    """
+    target = moves.get(name)
+    if target is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} moved to {target}.{name}; import it from there "
+        f"({module} keeps asgiref's names only)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return getattr(importlib.import_module(target), name)
 
 
 def moved_names(module: str, moves: Mapping[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` resolving ``moves`` (name -> new module) with a warning."""
 
     def __getattr__(name: str) -> Any:
-        target = moves.get(name)
-        if target is None:
-            raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        warnings.warn(
-            f"{module}.{name} moved to {target}.{name}; import it from there "
-            f"({module} keeps asgiref's names only)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(target), name)
+        return find_moved(module, moves, name, stacklevel=3)
 
     return __getattr__

@@ -26,19 +26,29 @@ shared module object; both are put back as soon as the load is over (at once
 when no loader wraps ours, else when the import system binds the module on
 its parent), so ``asgibridge.X`` keeps its own name and ``importlib.reload``
 re-runs its source under it.
+
+Imports: this module loads with every ``install_as_asgiref()``, so it takes
+only what the import system itself has loaded. The loaders and the finder
+follow importlib's protocols without subclassing ``importlib.abc`` (which
+loads ``importlib.resources`` and with it tempfile, shutil, pathlib, ...
+before Python 3.14); ``pkgutil`` is imported by the one rare path that lists
+modules.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
-import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader as _Loader
+else:
+    _Loader = object  # importlib asks a loader for its methods only (see above)
 
 __all__ = ("ALIAS", "AsgirefFinder", "AsgirefPackage", "install_finder", "is_ours")
 
@@ -62,6 +72,8 @@ def is_ours(module: object) -> bool:
 
 def _public_modules() -> frozenset[str]:
     """asgibridge's public module names (what ``asgiref.<name>`` may reach)."""
+    import pkgutil  # only for a name the package object lacks, or dir()
+
     package = importlib.import_module(_TARGET)
     return frozenset(
         m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")
@@ -94,7 +106,7 @@ class AsgirefPackage(ModuleType):
                     finder.restore(_PREFIX + name)
 
 
-class _PackageLoader(importlib.abc.Loader):
+class _PackageLoader(_Loader):
     """Makes the `AsgirefPackage` (nothing of the real asgiref runs)."""
 
     def __init__(self, version: str) -> None:
@@ -110,7 +122,7 @@ class _PackageLoader(importlib.abc.Loader):
         module.__version__ = self.version  # type: ignore[attr-defined]
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader(_Loader):
     """Loads ``asgiref.X`` as the module object ``asgibridge.X`` (imported under its own name)."""
 
     def __init__(self, finder: AsgirefFinder, alias: str, target: str) -> None:
@@ -141,7 +153,7 @@ class _AliasLoader(importlib.abc.Loader):
             self.finder.restore(self.alias)
 
 
-class AsgirefFinder(importlib.abc.MetaPathFinder):
+class AsgirefFinder:
     """Finds ``asgiref`` and ``asgiref.X`` (X public) as asgibridge's objects."""
 
     def __init__(self, version: str) -> None:

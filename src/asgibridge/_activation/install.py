@@ -19,7 +19,6 @@ import sys
 
 from .._errors import AsgirefAlreadyImportedError
 from .alias import ALIAS, AsgirefPackage, install_finder, is_ours
-from .takeover import take_over
 
 __all__ = ("ASGIREF_VERSION", "PUBLIC_MODULES", "install_as_asgiref")
 
@@ -39,6 +38,14 @@ PUBLIC_MODULES = (
     "typing",
     "wsgi",
 )
+
+
+def _take_over(foreign: list[str]) -> bool:
+    # Imported here: the take-over (and the activation record it writes) serves
+    # only a process that imported the real asgiref first, never a plain start.
+    from .takeover import take_over
+
+    return take_over(foreign, PUBLIC_MODULES)
 
 
 def install_as_asgiref() -> None:
@@ -67,7 +74,7 @@ def install_as_asgiref() -> None:
             if (name == ALIAS or name.startswith(ALIAS + ".")) and not is_ours(module)
         )
         # Real modules imported but not used yet (daphne's CLI) are taken over instead.
-        if foreign and not take_over(foreign, PUBLIC_MODULES):
+        if foreign and not _take_over(foreign):
             raise AsgirefAlreadyImportedError(
                 f"the real asgiref is already imported ({', '.join(foreign)}).",
                 "Call asgibridge.install_as_asgiref() before anything imports asgiref or "

@@ -16,12 +16,20 @@ import hooks see them). It installs nothing itself, because
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from .reasons import STARTUP_HOOK, record
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader as _Loader
+else:
+    # Not the class itself: importlib.abc loads importlib.resources (tempfile,
+    # shutil, pathlib, ...) before Python 3.14, at every interpreter start
+    # with the hook on; importlib asks a loader for its methods only.
+    _Loader = object
 
 __all__ = ("FINDER_NAME", "VARIABLE", "find_spec", "remove_startup_finders")
 
@@ -35,7 +43,7 @@ def remove_startup_finders() -> None:
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != FINDER_NAME]
 
 
-class _AliasOnLoad(importlib.abc.Loader):
+class _AliasOnLoad(_Loader):
     """Loads ``asgiref`` as the asgibridge package by running ``install_as_asgiref()``."""
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:

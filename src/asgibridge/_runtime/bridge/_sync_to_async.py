@@ -55,7 +55,7 @@ import functools
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ..._errors import SyncToAsyncTypeError
 from .. import _state
@@ -63,7 +63,6 @@ from ..host._coroutines import COROUTINE_MARKER_ITEMS, is_async_callable
 from ..observe._hooks import HopInfo, run_with_handlers
 from ..threads._routing import ExecutorTarget, Target, nonsensitive_target, sensitive_target
 from ._carry_back import TaskContext, carry_back, give_back, take_hop_context
-from ._deadlines import submit_traced
 from ._hop import CANCELLED, ExcInfoCarrier, Hop, current_exception
 from ._metadata import (
     WrapperMeta,
@@ -73,10 +72,27 @@ from ._metadata import (
     lazy_attribute,
 )
 
+if TYPE_CHECKING:
+    from ._deadlines import Watchdog
+
 __all__ = ("SyncToAsync", "sync_to_async")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def _load_submit_traced(hop: Hop, target: Target) -> Watchdog | None:
+    # The hang watchdogs (`_deadlines`) load at the first traced call, not with
+    # the bridge: without a hop listener, a thread handler or a hang deadline no
+    # call is traced. The loaded function replaces this one: no later call imports.
+    global _submit_traced
+    from ._deadlines import submit_traced
+
+    _submit_traced = submit_traced
+    return submit_traced(hop, target)
+
+
+_submit_traced: Callable[[Hop, Target], Watchdog | None] = _load_submit_traced
 
 _take_hop_context = take_hop_context
 _give_back = give_back
@@ -234,7 +250,7 @@ class SyncToAsync(Generic[_P, _R], metaclass=WrapperMeta):
         if type(self).thread_handler is not _plain_thread_handler:  # see __call__
             self._attach_handler(hop, loop)
         before = ctx.copy() if own_context is None else None
-        watchdog = submit_traced(hop, target)
+        watchdog = _submit_traced(hop, target)
         try:
             return await hop.future
         except asyncio.CancelledError as cancelled:
