@@ -51,7 +51,6 @@ import weakref
 from typing import Any
 
 from .. import _state
-from ..host._greenlets import require_real_threads
 from ..observe._stats import count, logger, unhandled
 from ._doorbell import forget_loop, poster_for, refuse
 from ._supervise import new_thread, start_thread, thread_name
@@ -85,6 +84,10 @@ class LoopThread:
     ) -> None:
         # Hazard (deadlock): a loop "thread" that is a greenlet shares the
         # caller's OS thread (gevent/eventlet patching): fail before building.
+        # Imported here: the check runs once per thread start, and a Django
+        # process that never starts a thread need not load it (import footprint).
+        from ..host._greenlets import require_real_threads
+
         require_real_threads(f"an event loop thread ({purpose})")
         self.temporary = temporary
         self.reap_when_idle = reap_when_idle and not temporary

@@ -42,7 +42,6 @@ from typing import Any
 
 from ..._errors import BridgeDeadlockError
 from .. import _state
-from ..host._greenlets import require_real_threads
 from ..observe._stats import count, unhandled
 from ._executor import WorkItem
 from ._inbox import Inbox
@@ -72,6 +71,10 @@ class Worker:
     def __init__(self, role: str, pool: WorkerPool | StickyPool | None) -> None:
         # Hazard (deadlock): under gevent/eventlet patching this "thread" would
         # be a greenlet sharing the caller's OS thread; fail before registering.
+        # Imported here: the check runs once per thread start, and a Django
+        # process that never starts a thread need not load it (import footprint).
+        from ..host._greenlets import require_real_threads
+
         require_real_threads(f"a {role} worker thread")
         self.role = role
         self.name = thread_name(role)
