@@ -296,6 +296,57 @@ def _raw_hop(n: int) -> float:
     return _run_async(main)
 
 
+def _os_round_trip(n: int = 20000) -> float:
+    """The operating system's floor under any hop: two threads ping-pong over two channels.
+
+    No event loop, no Python work between the reads and writes: two context
+    switches and four system calls per round trip (pinned to one CPU). A hop
+    cannot cost less than this; Django's ASGI handler makes 16 of them per
+    sync-view request. eventfds on Linux, pipes elsewhere.
+    """
+    if hasattr(os, "eventfd"):
+        there, back = os.eventfd(0), os.eventfd(0)
+        pairs = {there: (there, there), back: (back, back)}
+        opened = [there, back]
+
+        def ping(fd: int) -> None:
+            os.eventfd_write(pairs[fd][1], 1)
+
+        def wait(fd: int) -> None:
+            os.eventfd_read(pairs[fd][0])
+
+    else:  # pragma: no cover - no eventfd (not Linux)
+        first, second = os.pipe(), os.pipe()
+        there, back = 0, 1
+        pipes = {there: first, back: second}
+        opened = [*first, *second]
+
+        def ping(fd: int) -> None:
+            os.write(pipes[fd][1], b"x")
+
+        def wait(fd: int) -> None:
+            os.read(pipes[fd][0], 1)
+
+    def echo() -> None:
+        for _ in range(n + 1):
+            wait(there)
+            ping(back)
+
+    thread = threading.Thread(target=echo, name="bench-os-round-trip")
+    thread.start()
+    ping(there)
+    wait(back)
+    start = time.process_time()
+    for _ in range(n):
+        ping(there)
+        wait(back)
+    elapsed = time.process_time() - start
+    thread.join()
+    for fd in opened:
+        os.close(fd)
+    return elapsed / n
+
+
 def _a2s_plain(impl: str, n: int) -> float:
     """``async_to_sync(g)()`` from a plain thread, wrapper built once."""
     sync = _bridge(impl)
@@ -508,6 +559,11 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
                 f"| {_switches_per_hop('asgiref'):.2f} | {_switches_per_hop('asgibridge'):.2f} "
                 "| | | whole process, `resource.getrusage` |",
             ]
+            lines[_S2A_TRUE].append(
+                "| floor (not graded): the OS's thread round trip (eventfd ping-pong, "
+                f"no loop, no Python work) | | {_os_round_trip() * 1e6:.1f} us | | | "
+                "CPU time; 2 switches, 4 system calls |"
+            )
             if _has_uvloop():
                 lines[_S2A_TRUE].append(
                     "| context switches per hop, uvloop (not graded; goal <= 2) "
