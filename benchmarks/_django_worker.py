@@ -12,8 +12,11 @@ Protocol: one JSON command per stdin line, one JSON answer per stdout line.
   ``asgi``: Django's ASGIHandler; ``one-hop``: asgibridge.django's), view V
   (``hello`` or ``items``), ASGI requests on loop L (``asyncio`` or ``uvloop``).
   Answer: CPU seconds of the whole process per request (``time.process_time``:
-  every thread) and voluntary + involuntary context switches per request
-  (``getrusage``).
+  every thread), voluntary + involuntary context switches per request
+  (``getrusage``), and ``loop_cpu``: CPU seconds per request of this thread
+  alone (``time.thread_time``: the event loop's share of an ASGI request; all
+  of a WSGI request), so ``cpu - loop_cpu`` is what the request's thread and
+  the bridge's other threads spent (where a hop's cost goes: issue 18 §2).
 - ``{"op": "hops", "handler": H, "view": V}``: sync_to_async calls per request
   (asgibridge's hop listener; on asgiref, counted by wrapping SyncToAsync).
 - ``{"op": "burst", "handler": H, "loop": L, "n": 64}``: N concurrent requests
@@ -177,7 +180,7 @@ def batch(handler_name: str, view: str, loop_name: str, n: int) -> dict[str, flo
     app, path = handler(handler_name), PATHS[view]
     if handler_name == "wsgi":
         _wsgi_request(app, path)  # warm
-        cpu, switches = time.process_time(), _switches()
+        cpu, switches, own = time.process_time(), _switches(), time.thread_time()
         for _ in range(n):
             _wsgi_request(app, path)
     else:
@@ -187,11 +190,12 @@ def batch(handler_name: str, view: str, loop_name: str, n: int) -> dict[str, flo
                 await _asgi_request(app, path)
 
         run_on(loop_name, many(1))  # warm
-        cpu, switches = time.process_time(), _switches()
+        cpu, switches, own = time.process_time(), _switches(), time.thread_time()
         run_on(loop_name, many(n))
     return {
         "cpu": (time.process_time() - cpu) / n,
         "switches": (_switches() - switches) / n,
+        "loop_cpu": (time.thread_time() - own) / n,
     }
 
 

@@ -35,6 +35,10 @@ ONE_HOP = {
     "HEAD": 1,
     "non-UTF-8 query string: 400": 1,
     "template response + view middleware": 1,
+    "body past chunk_size: two messages": 1,
+    "empty body (204)": 1,
+    "subclass overriding send_response and chunk_size": 1,
+    "disconnect watch made by the loop's task factory": 1,
     "close() raising": 1,
     "CSRF rejection": 1,
     "DEBUG page": 1,
@@ -126,6 +130,13 @@ def test_the_scenarios_cover_what_the_issue_lists(report: dict[str, Any]) -> Non
     assert report["FileResponse, 300 KiB"]["one-hop"]["status"] == 200
     template = report["template response + view middleware"]["one-hop"]
     assert template["body"] == "rendered for one hop, by middleware"
+    assert report["body past chunk_size: two messages"]["one-hop"]["body_messages"] == 2
+    assert report["empty body (204)"]["one-hop"]["body_messages"] == 1
+    subclassed = report["subclass overriding send_response and chunk_size"]["one-hop"]
+    assert ["x-sent-by", "subclass"] in subclassed["headers"]
+    assert subclassed["body_messages"] == 66  # 65636 bytes in 1000-byte chunks
+    watched = report["disconnect watch made by the loop's task factory"]["one-hop"]
+    assert watched["watch_by_factory"] is True
     disconnect = report["disconnect during a sync view"]["one-hop"]
     assert disconnect == {"started": 1, "finished": 1, "sent": False}
 

@@ -188,6 +188,37 @@ async def disconnect_during_view(app: Any) -> Any:
     }
 
 
+def _subclass(base: Any) -> Any:
+    class Subclassed(base):  # type: ignore[misc,valid-type]
+        chunk_size = 1000
+
+        async def send_response(self, response: Any, send: Any) -> None:
+            response["X-Sent-By"] = "subclass"
+            await super().send_response(response, send)
+
+    return Subclassed
+
+
+async def tasks_made(app: Any, request_scope: Any) -> Any:
+    """serve()'s observation, plus whether the loop's factory made the disconnect watch.
+
+    (Django's handler makes more tasks than the one-hop handler: only the watch is compared.)
+    """
+    loop = asyncio.get_running_loop()
+    made: list[str] = []
+
+    def factory(loop: Any, coro: Any, **kwargs: Any) -> Any:
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)
+    try:
+        observation = await serve(app, request_scope)
+    finally:
+        loop.set_task_factory(None)
+    return {**observation, "watch_by_factory": "ASGIHandler.listen_for_disconnect" in made}
+
+
 SCENARIOS: dict[str, Any] = {
     "hello with a cookie": lambda: (scope("/hello"),),
     "sync view raising: 500": lambda: (scope("/boom"),),
@@ -203,6 +234,8 @@ SCENARIOS: dict[str, Any] = {
         4096,
     ),
     "template response + view middleware": lambda: (scope("/template"),),
+    "body past chunk_size: two messages": lambda: (scope("/big"),),
+    "empty body (204)": lambda: (scope("/empty"),),
     "close() raising": lambda: (scope("/bad-close"),),
     "CSRF rejection": lambda: (scope("/hello", method="POST"),),
     "async view (falls back)": lambda: (scope("/async"),),
@@ -225,6 +258,19 @@ async def main() -> None:
             observation["body"] = " ".join(title.split()) == "ValueError at /boom"
             headers = observation["headers"]
             observation["headers"] = [h for h in headers if h[0] != "content-length"]
+
+    # A subclass's send_response and chunk_size are used, as Django's handler uses them.
+    subclassed = {
+        "one-hop": _subclass(asgibridge.django.OneHopASGIHandler)(),
+        "django": _subclass(ASGIHandler)(),
+    }
+    report["subclass overriding send_response and chunk_size"] = {
+        h: await serve(app, scope("/big")) for h, app in subclassed.items()
+    }
+    # A loop's task factory sees the disconnect watch's task, as it sees Django's.
+    report["disconnect watch made by the loop's task factory"] = {
+        h: await tasks_made(app, scope("/hello")) for h, app in apps.items()
+    }
 
     report["disconnect during a sync view"] = {
         h: await disconnect_during_view(app) for h, app in apps.items()

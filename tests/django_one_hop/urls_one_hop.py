@@ -14,6 +14,8 @@ urlpatterns = [
     path("file", views.file),
     path("echo", csrf_exempt(views.echo)),
     path("template", views.template),
+    path("big", views.big),
+    path("empty", views.empty),
     path("held", views.held),
     path("bad-close", views.bad_close),
     path("async", views.async_view),

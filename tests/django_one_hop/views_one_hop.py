@@ -71,6 +71,17 @@ def echo(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"{len(body)} bytes, spooled to disk: {rolled}")
 
 
+def big(request: HttpRequest) -> HttpResponse:
+    _seen()
+    # Past ASGIHandler.chunk_size (64 KiB): sent as two body messages.
+    return HttpResponse(b"b" * (2**16 + 100))
+
+
+def empty(request: HttpRequest) -> HttpResponse:
+    _seen()
+    return HttpResponse(status=204)
+
+
 def template(request: HttpRequest) -> TemplateResponse:
     _seen()
     return TemplateResponse(request, _TEMPLATE, {"name": "one hop"})

@@ -21,6 +21,14 @@ view, then closes the response when its body is already known:
 - an async iterator is sent by Django's own ``send_response`` and closed
   with one more hop, as Django does.
 
+On the loop, per request, it pays for what Django's handler pays there and no
+more (the loop's share is most of the handler's cost over WSGIHandler): a
+non-streaming body is sent with the messages ``send_response`` would send,
+built without its generator when the class keeps Django's ``send_response``
+and ``chunk_bytes``; the disconnect watch starts eagerly (Python >= 3.12, no
+task factory set on the loop): its first ``receive()`` runs inline instead of
+costing a turn of the loop.
+
 Who sends ``request_finished`` after a disconnect is settled by one claim
 (``dict.setdefault``, atomic): the hop that closes the response, or the loop
 that gave up on it, whichever comes first, so it is sent exactly once.
@@ -41,7 +49,6 @@ import copy
 import logging
 import sys
 import threading
-from contextlib import closing
 from typing import Any
 
 from django.core import signals
@@ -59,6 +66,9 @@ logger = logging.getLogger("asgibridge.django")
 # Bounds of one batch of a sync streaming response (whichever is reached first).
 BATCH_PARTS = 64
 BATCH_BYTES = 256 * 1024
+
+# Python 3.12 added eager tasks (asyncio.Task(..., eager_start=True)).
+_EAGER_TASKS = sys.version_info >= (3, 12)
 
 _END = "end"  # the claim: who closes the response (or sends request_finished)
 _HOP = "hop"
@@ -98,6 +108,9 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
     # None on an instance of a subclass whose __init__ does not call this one
     # (Django's ASGIStaticFilesHandler): every request takes Django's path then.
     _plan: Plan | None = None
+    # True when the class sends as Django's ASGIHandler does (its own send_response
+    # and chunk_bytes): a non-streaming body is then sent without the generator.
+    _django_send = False
 
     def __init__(self) -> None:
         # Django's __init__ builds the async chain; it is built on first use instead
@@ -114,6 +127,11 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
         bridge = django_asgi.sync_to_async
         self._serve_hop = bridge(self._serve, thread_sensitive=True)
         self._batch_hop = bridge(self._next_batch, thread_sensitive=True)
+        django_handler, cls = django_asgi.ASGIHandler, type(self)
+        self._django_send = (
+            cls.send_response is django_handler.send_response
+            and getattr(cls.chunk_bytes, "__func__", None) is django_handler.chunk_bytes.__func__
+        )
 
     def _load_async_chain(self) -> None:
         with self._load_lock:
@@ -136,7 +154,7 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        with closing(body_file):
+        try:  # what closing(body_file) does, without its object per request
             set_script_prefix(django_asgi.get_script_prefix(scope))
             claim: dict[str, str] = {}
             outcome = await self._respond(scope, body_file, claim, receive, send)
@@ -150,6 +168,18 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
                 await django_asgi.sync_to_async(outcome.response.close)()
             if outcome.close_error is not None:
                 raise outcome.close_error
+        finally:
+            body_file.close()
+
+    def _watch(self, receive: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
+        """The disconnect watch's task (Django's listen_for_disconnect)."""
+        watch = self.listen_for_disconnect(receive)
+        if _EAGER_TASKS and loop.get_task_factory() is None:
+            # Its first step (up to receive()'s first wait) runs here, now.
+            # Hazard: a loop's task factory (APM agents install one) must see
+            # the task as it sees Django's, so it is only bypassed when unset.
+            return asyncio.Task(watch, loop=loop, eager_start=True)  # type: ignore[call-arg]
+        return loop.create_task(watch)
 
     if sys.version_info >= (3, 11):
 
@@ -162,7 +192,7 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
             # machinery (exception groups, the sentinel raise) on every request.
             task = asyncio.current_task()
             assert task is not None
-            listener = asyncio.ensure_future(self.listen_for_disconnect(receive))
+            listener = self._watch(receive, task.get_loop())
             stopped: list[BaseException] = []
 
             def on_listener_done(done: asyncio.Future[Any]) -> None:
@@ -266,7 +296,25 @@ class OneHopASGIHandler(django_asgi.ASGIHandler):  # type: ignore[misc]
     async def _send(self, outcome: _Outcome, claim: dict[str, str], send: Any) -> None:
         response = outcome.response
         if outcome.iterator is None:
-            await self.send_response(response, send)  # Django's (content, or an async iterator)
+            if self._django_send and not response.streaming:
+                # send_response's messages for a body already known, without its generator.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": _headers(response),
+                    }
+                )
+                content = response.content
+                if len(content) <= self.chunk_size:
+                    await send({"type": "http.response.body", "body": content, "more_body": False})
+                    return
+                for chunk, last in self.chunk_bytes(content):
+                    await send(
+                        {"type": "http.response.body", "body": chunk, "more_body": not last}
+                    )
+                return
+            await self.send_response(response, send)  # Django's (a subclass's, an async iterator)
             return
         await send(
             {
