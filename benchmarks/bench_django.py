@@ -5,8 +5,13 @@ Rows (issue 18, sections 2 and 5), per view and loop: the graded ratio is
 ``ASGIHandler`` on the real asgiref; the lines under each row give Django's
 ``WSGIHandler`` and Django's ``ASGIHandler`` on asgibridge from the same
 rounds, every handler's ratio to WSGI (the one-hop handler's goal: ORM +
-template <= 1.07x WSGI, "hello" <= 1.75x WSGI), context switches per request
-and per hop (sync_to_async calls per request, counted once, untimed).
+template <= 1.07x WSGI, "hello" <= 1.75x WSGI; stock Django's ASGIHandler on
+asgibridge: <= 1.15x and <= 3.0x), context switches per request and per hop
+(sync_to_async calls per request, counted once, untimed). Two reference lines
+bound what any bridge can reach under Django's ASGIHandler: the handler with
+its sync_to_async calls made inline on the loop's thread ("bridge made free",
+the worker's ``asgi-inline``: Django's async path alone), and that plus one
+OS thread round trip per hop (`bench_bridge`'s eventfd ping-pong).
 
 Views (``django_site/``, startproject's seven middleware, sqlite on disk):
 ``items`` reads 20 rows with the ORM and renders a template; ``hello``
@@ -50,6 +55,7 @@ __all__ = ("ROWS", "extra_lines")
 HERE = Path(__file__).resolve().parent
 QUICK_ENV = "ASGIBRIDGE_BENCH_QUICK"
 WSGI_GOALS = {"items": 1.07, "hello": 1.75}  # one-hop handler / WSGIHandler
+STOCK_GOALS = {"items": 1.15, "hello": 3.0}  # Django's ASGIHandler on asgibridge / WSGIHandler
 VIEWS = {"items": "ORM query + template, sync view", "hello": '"hello", sync view'}
 LOOPS = ("asyncio", "uvloop")
 BURST = 64
@@ -129,6 +135,7 @@ def _measure(view: str, loop: str, row: str) -> Any:
         cost = _take(row, "asgibridge", "one-hop", view, loop)
         _take(row, "asgibridge", "wsgi", view, loop)
         _take(row, "asgibridge", "asgi", view, loop)
+        _take(row, "asgibridge", "asgi-inline", view, loop)
         return cost
 
     return measure
@@ -174,7 +181,22 @@ SIDES = (
     ("ASGIHandler on asgiref", "asgiref", "asgi"),
     ("ASGIHandler on asgibridge", "asgibridge", "asgi"),
     ("one-hop handler (asgibridge.django)", "asgibridge", "one-hop"),
+    (
+        "ASGIHandler, bridge made free (calls inline: a reference, not a server)",
+        "asgibridge",
+        "asgi-inline",
+    ),
 )
+_os_trip: list[float] = []
+
+
+def _os_round_trip() -> float:
+    """The OS's thread round trip (bench_bridge's eventfd ping-pong), measured once."""
+    if not _os_trip:
+        from bench_bridge import _os_round_trip as measure
+
+        _os_trip.append(measure())
+    return _os_trip[0]
 
 
 def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
@@ -192,7 +214,9 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
             cpu = _median(row, key, "cpu")
             switches = _median(row, key, "switches")
             text = f"| {label} (not graded) | | {cpu * 1e6:.1f} us | {cpu / wsgi:.2f}x WSGI"
-            if handler != "wsgi":
+            if handler == "asgi-inline":
+                text += " | no hop |"
+            elif handler != "wsgi":
                 hops = _hops_per_request(bridge, handler, view)
                 per_hop = f"{switches / hops:.1f}" if hops else "-"
                 text += (
@@ -201,14 +225,26 @@ def extra_lines(results: Sequence[Result]) -> dict[str, list[str]]:
                 )
             else:
                 text += f" | {switches:.1f} switches/request |"
-            if handler == "one-hop":
-                goal = WSGI_GOALS[view]
+            goals = {"one-hop": WSGI_GOALS, "asgi": STOCK_GOALS}.get(handler)
+            if goals is not None and bridge == "asgibridge":
+                goal = goals[view]
                 text += f" <= {goal:.2f}x WSGI: {'met' if cpu / wsgi <= goal else 'MISSED'} |"
             else:
                 text += " |"
             out.append(text)
+        # The floor of any bridge under Django's ASGIHandler: its own async path
+        # (bridge made free) plus one OS thread round trip per hop.
+        inline = _median(row, "asgi-inline", "cpu")
+        hops = _hops_per_request("asgibridge", "asgi", view)
+        floor = inline + hops * _os_round_trip()
+        trip = _os_round_trip()
+        out.append(
+            f"| floor (not graded): bridge made free + {hops:.0f} x the OS's thread round trip "
+            f"({trip * 1e6:.1f} us) | | {floor * 1e6:.1f} us | {floor / wsgi:.2f}x WSGI "
+            "| a real hop cannot cost less | |"
+        )
         if view == "hello":
-            for label, bridge, handler in SIDES[1:]:
+            for label, bridge, handler in SIDES[1:4]:  # the servers (not the reference)
                 burst = _burst(bridge, handler, loop)
                 out.append(
                     f"| after {BURST} concurrent requests, {label} | | "
