@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from asgibridge._runtime import _state
-from asgibridge._runtime.threads import _doorbell
+from asgibridge._runtime.threads import _inbox
 from asgibridge._runtime.threads._doorbell import Doorbell, forget_loop, poster, poster_for
 
 _DEADLINE = 10.0
@@ -218,9 +218,9 @@ def test_a_loop_without_add_reader_keeps_call_soon_threadsafe() -> None:
         forget_loop(loop)
 
 
-@pytest.mark.skipif(not _doorbell._HAS_EVENTFD, reason="no eventfd: socket pairs only")
+@pytest.mark.skipif(not _inbox._HAS_EVENTFD, reason="no eventfd: socket pairs only")
 def test_the_socket_pair_bell_works_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_doorbell, "_HAS_EVENTFD", False)
+    monkeypatch.setattr(_inbox, "_HAS_EVENTFD", False)
 
     async def main() -> list[int]:
         loop = asyncio.get_running_loop()

@@ -48,47 +48,33 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
-import socket
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from .. import _state
+from ._inbox import Channel
 
 __all__ = ("Doorbell", "forget_loop", "poster", "poster_for", "refuse")
 
 Post = Callable[..., object]
 
-_HAS_EVENTFD = hasattr(os, "eventfd")
-_DRAIN = 4096  # bytes read per drain of a socket-pair bell (any count will do)
 
-
-class Doorbell:
+class Doorbell(Channel):
     """One loop's deque of callbacks from other threads and the descriptor that wakes it."""
 
-    __slots__ = ("__weakref__", "_armed", "_fd", "_items", "_loop", "_reader", "_writer")
+    __slots__ = ("__weakref__", "_armed", "_items", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)
         self._items: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
         self._armed = False
-        self._fd = -1
-        self._reader: socket.socket | None = None
-        self._writer: socket.socket | None = None
-        if _HAS_EVENTFD:
-            self._fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-            watched = self._fd
-        else:
-            self._reader, self._writer = socket.socketpair()
-            self._reader.setblocking(False)
-            self._writer.setblocking(False)
-            watched = self._reader.fileno()
+        super().__init__(nonblocking=True)
         try:
             # Registered in an empty context: callbacks never run in the context
             # of whichever request happened to make the bell.
-            contextvars.Context().run(loop.add_reader, watched, self._ring)
+            contextvars.Context().run(loop.add_reader, self.fileno(), self._ring)
         except BaseException:
             self.close()
             raise
@@ -106,24 +92,12 @@ class Doorbell:
             self._wake()
 
     def _wake(self) -> None:
-        try:
-            if self._fd >= 0:
-                os.eventfd_write(self._fd, 1)
-            elif self._writer is not None:
-                self._writer.send(b"\0")
-        except OSError:  # a full socket buffer: a wake-up is already pending
-            pass
+        self._write()
 
     # -- the loop's thread ----------------------------------------------------------
 
     def _ring(self) -> None:
-        try:
-            if self._fd >= 0:
-                os.eventfd_read(self._fd)
-            elif self._reader is not None:
-                self._reader.recv(_DRAIN)
-        except OSError:  # nothing to read (a spurious readiness report)
-            pass
+        self._drain()
         self._armed = False
         items = self._items
         # Only what is queued now: posts made meanwhile ring again, so a thread
@@ -146,20 +120,6 @@ class Doorbell:
                             "exception": exc,
                         }
                     )
-
-    def close(self, _close_fd: Callable[[int], None] = os.close) -> None:
-        """Free the descriptor (the loop no longer watches it, or is gone)."""
-        # Bound at definition: a bell freed at interpreter exit may find the
-        # ``os`` module's globals already cleared.
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            _close_fd(fd)
-        for sock in (self._reader, self._writer):
-            if sock is not None:
-                sock.close()
-
-    # Freed with its loop: close quietly, not through socket's ResourceWarning.
-    __del__ = close
 
 
 def _forget(key: int) -> Callable[[Any], None]:

@@ -46,60 +46,115 @@ from typing import Generic, TypeVar
 
 from .. import _state
 
-__all__ = ("Empty", "Inbox", "Waker", "thread_waker")
+__all__ = ("Channel", "Empty", "Inbox", "Waker", "thread_waker")
 
 _WAKE = b"\0"
+_DRAIN = 4096  # bytes read per drain of a socket pair (any count will do)
 _HAS_EVENTFD = hasattr(os, "eventfd") and hasattr(select, "poll")
 _T = TypeVar("_T")
 
 
-class Waker:
-    """One thread's wake-up channel: `wait` blocks in a system call that `wake` ends.
+class Channel:
+    """An eventfd (Linux) or a socket pair: what a `Waker` and a loop's doorbell wake through.
 
-    On Linux the channel is an eventfd (one descriptor; its read and write
-    system calls cost about two thirds of a socket pair's, measured pinned);
-    elsewhere a socket pair. A timed wait polls the descriptor first (as a
-    socket's timeout does inside CPython).
+    On Linux one eventfd (its read and write system calls cost about two thirds
+    of a socket pair's, measured pinned); elsewhere a socket pair whose write
+    end never blocks (a full buffer means a wake-up is already pending).
+    ``nonblocking``: reads never block either (a loop drains it when told it
+    is readable).
+
+    Raises:
+        OSError: no descriptor could be made (the caller falls back).
     """
 
-    __slots__ = ("_fd", "_poll", "_reader", "_timeout", "_tokens", "_writer", "generation")
+    __slots__ = ("_fd", "_reader", "_writer")
+
+    def __init__(self, *, nonblocking: bool = False) -> None:
+        self._fd = -1
+        self._reader: socket.socket | None = None
+        self._writer: socket.socket | None = None
+        if _HAS_EVENTFD:
+            flags = os.EFD_CLOEXEC | (os.EFD_NONBLOCK if nonblocking else 0)
+            self._fd = os.eventfd(0, flags)
+        else:
+            self._reader, self._writer = socket.socketpair()
+            self._writer.setblocking(False)
+            if nonblocking:
+                self._reader.setblocking(False)
+
+    def fileno(self) -> int:
+        """The descriptor that becomes readable when woken."""
+        return self._fd if self._reader is None else self._reader.fileno()
+
+    def _write(self) -> bool:
+        """Wake the reader (never blocks); False if there is no channel (closed)."""
+        fd = self._fd
+        try:
+            if fd >= 0:
+                os.eventfd_write(fd, 1)  # never blocks: the counter cannot fill up
+                return True
+            writer = self._writer
+            if writer is None:
+                return False
+            writer.send(_WAKE)
+        except OSError:  # a full buffer (a wake-up is pending), or closed meanwhile
+            pass
+        return True
+
+    def _drain(self) -> None:
+        """Take every pending wake-up at once (a non-blocking channel: never blocks)."""
+        try:
+            if self._fd >= 0:
+                os.eventfd_read(self._fd)
+            elif self._reader is not None:
+                self._reader.recv(_DRAIN)
+        except OSError:  # nothing to read (a spurious readiness report), or closed
+            pass
+
+    def close(self, _close_fd: Callable[[int], None] = os.close) -> None:
+        """Free the descriptors."""
+        # ``_close_fd`` is bound at definition: a channel freed at interpreter
+        # exit may find the ``os`` module's globals already cleared.
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            _close_fd(fd)
+        for sock in (self._reader, self._writer):
+            if sock is not None:
+                sock.close()
+
+    # A thread's shared waker lives in its thread-local state and goes with the
+    # thread, a doorbell with its loop: close quietly then, not through
+    # socket's ResourceWarning.
+    __del__ = close
+
+
+class Waker(Channel):
+    """One thread's wake-up channel: `wait` blocks in a system call that `wake` ends.
+
+    A timed wait polls the descriptor first (as a socket's timeout does inside
+    CPython). Without descriptors it wakes through a queue of tokens.
+    """
+
+    __slots__ = ("_poll", "_timeout", "_tokens", "generation")
 
     def __init__(self) -> None:
         self.generation = _state.generation
         self._timeout: float | None = None  # the reader socket's current timeout
         self._tokens: SimpleQueue[None] | None = None
-        self._reader: socket.socket | None = None
-        self._writer: socket.socket | None = None
-        self._fd = -1
         self._poll: select.poll | None = None
         try:
-            if _HAS_EVENTFD:
-                self._fd = os.eventfd(0, os.EFD_CLOEXEC)
-            else:
-                self._reader, self._writer = socket.socketpair()
-                self._writer.setblocking(False)
+            super().__init__()
         except OSError:  # out of descriptors: wake through a lock instead
+            self._fd = -1
+            self._reader = self._writer = None
             self._tokens = SimpleQueue()
 
     def wake(self) -> None:
         """End a `wait` (now or the next one); never blocks."""
-        fd = self._fd
-        if fd >= 0:
-            try:
-                os.eventfd_write(fd, 1)  # never blocks: the counter cannot fill up
-            except OSError:  # closed (the reader left)
-                pass
-            return
-        writer = self._writer
-        if writer is None:
+        if not self._write():
             tokens = self._tokens
             if tokens is not None:  # else closed: nobody waits any more
                 tokens.put(None)
-            return
-        try:
-            writer.send(_WAKE)
-        except OSError:  # buffer full (a wake-up is pending) or closed (reader gone)
-            pass
 
     def wait(self, timeout: float | None) -> bool:
         """Block until woken (True) or ``timeout`` seconds passed (False)."""
@@ -138,21 +193,6 @@ class Waker:
         except OSError:  # closed under us
             return False
         return True
-
-    def close(self, _close_fd: Callable[[int], None] = os.close) -> None:
-        """Free the descriptors."""
-        # ``_close_fd`` is bound at definition: a waker freed at interpreter
-        # exit may find the ``os`` module's globals already cleared.
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            _close_fd(fd)
-        for sock in (self._reader, self._writer):
-            if sock is not None:
-                sock.close()
-
-    # A thread's shared waker lives in its thread-local state and goes with the
-    # thread: close quietly then, not through socket's ResourceWarning.
-    __del__ = close
 
 
 def thread_waker() -> Waker:
