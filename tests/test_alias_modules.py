@@ -8,25 +8,7 @@ stronger: it is on ``sys.path``, and must still never load.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from typing import Any
-
-TIMEOUT = 60.0
-
-
-def run_python(code: str) -> Any:
-    completed = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+from subprocesses import run_python
 
 
 def test_every_public_module_is_one_object_under_both_names() -> None:

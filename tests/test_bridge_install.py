@@ -8,25 +8,7 @@ JSON line.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from typing import Any
-
-TIMEOUT = 30.0
-
-
-def run_python(code: str) -> Any:
-    completed = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+from subprocesses import run_python
 
 
 def test_install_makes_asgiref_modules_the_same_objects() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 
 import asgibridge
 from asgibridge.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from subprocesses import fork_and_check
 
 JOIN = 10.0
 
@@ -194,38 +194,6 @@ def test_shutdown_stops_loops_and_a_later_call_still_works() -> None:
 
 
 # -- fork ----------------------------------------------------------------------------
-
-
-def fork_and_check(child: Callable[[], int]) -> int:
-    """Fork; the child runs ``child`` and exits with its status; return that status."""
-    with warnings.catch_warnings():
-        # 3.12+: "This process is multi-threaded, use of fork() may lead to deadlocks".
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        status = 99
-        try:
-            status = child()
-        finally:
-            os._exit(status)
-    return waitpid_with_deadline(pid)
-
-
-def waitpid_with_deadline(pid: int) -> int:
-    done = threading.Event()
-    result: list[int] = []
-
-    def wait() -> None:
-        _, status = os.waitpid(pid, 0)
-        result.append(os.waitstatus_to_exitcode(status))
-        done.set()
-
-    waiter = threading.Thread(target=wait)
-    waiter.start()
-    if not done.wait(JOIN * 2):
-        os.kill(pid, 9)  # a hung child must not hang the suite
-    waiter.join(JOIN)
-    return result[0]
 
 
 async def child_sync_to_async() -> threading.Thread:

@@ -9,14 +9,7 @@ take-over, ...) loads on first use. Each check runs in a fresh interpreter
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from typing import Any
-
-TIMEOUT = 60.0
+from subprocesses import run_python
 
 # Measured on CPython 3.11 to 3.14: 35 (was 40 before the rare paths became lazy;
 # real asgiref loads 4). A new module on this path should be a decision.
@@ -64,19 +57,6 @@ STDLIB = (
     "urllib.parse",
     "ipaddress",
 )
-
-
-def run_python(code: str, **env: str) -> Any:
-    completed = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env={**os.environ, **env},
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 DJANGO_PATH = """

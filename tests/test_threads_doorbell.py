@@ -12,7 +12,6 @@ import contextvars
 import gc
 import os
 import threading
-import warnings
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from asgibridge._runtime import _state
 from asgibridge._runtime.threads import _inbox
 from asgibridge._runtime.threads._doorbell import Doorbell, forget_loop, poster, poster_for
+from subprocesses import fork_and_check
 
 _DEADLINE = 10.0
 _on_each_loop = pytest.mark.asyncio
@@ -270,17 +270,7 @@ def test_a_forked_child_never_rings_its_parents_loop() -> None:
             stdlib = poster(loop) == loop.call_soon_threadsafe
             return 0 if _state.loop_bells == {} and stdlib else 1
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: multi-threaded fork
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            status = 99
-            try:
-                status = child()
-            finally:
-                os._exit(status)
-        _, status = os.waitpid(pid, 0)  # the child only reads two dicts: it cannot hang
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert fork_and_check(child) == 0
         assert id(loop) in _state.loop_bells  # the parent keeps its bell
     finally:
         loop.close()
