@@ -331,6 +331,7 @@ def test_the_doctor_warns_when_the_real_asgiref_came_first() -> None:
 
 def test_real_modules_imported_but_unused_are_taken_over(tmp_path: Path) -> None:
     (tmp_path / "holder.py").write_text(
+        "import asgiref\n"
         "import asgiref.sync as sync\n"
         "from asgiref.compatibility import guarantee_single_callable\n"
     )
@@ -348,10 +349,15 @@ def test_real_modules_imported_but_unused_are_taken_over(tmp_path: Path) -> None
             "function": holder.guarantee_single_callable
                 is asgibridge.compatibility.guarantee_single_callable,
             "module": holder.sync is asgibridge.sync,
+            # The top-level name is the alias's package (asgiref's version), not asgibridge.
+            "package": holder.asgiref is sys.modules["asgiref"],
+            "version": holder.asgiref.__version__ == asgiref.__version__ != asgibridge.__version__,
             "why": diagnose().why,
         }}))
         """
     )
+    assert seen["package"] is True
+    assert seen["version"] is True
     assert seen["alias"] is True
     assert seen["function"] is True
     assert seen["module"] is True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from types import ModuleType
 
 from .._errors import AsgirefAlreadyImportedError
 from .alias import ALIAS, AsgirefPackage, install_finder, is_ours
@@ -45,7 +46,14 @@ def _take_over(foreign: list[str]) -> bool:
     # only a process that imported the real asgiref first, never a plain start.
     from .takeover import take_over
 
-    return take_over(foreign, PUBLIC_MODULES)
+    return take_over(foreign, PUBLIC_MODULES, _alias_package)
+
+
+def _alias_package() -> ModuleType:
+    """Install the finder and import ``asgiref`` through it: the alias's package object."""
+    install_finder(ASGIREF_VERSION)
+    # Through the finders, so that import hooks set earlier (APM agents) see it.
+    return importlib.import_module(ALIAS)
 
 
 def install_as_asgiref() -> None:
@@ -81,6 +89,4 @@ def install_as_asgiref() -> None:
                 "Django: first thing in manage.py / asgi.py / wsgi.py (under pytest-django, "
                 "a conftest.py is too late: call it from a module loaded with `pytest -p`).",
             )
-    install_finder(ASGIREF_VERSION)
-    # Through the finders, so that import hooks set earlier (APM agents) see it.
-    importlib.import_module(ALIAS)
+    _alias_package()

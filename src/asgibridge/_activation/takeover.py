@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -85,9 +85,16 @@ def _uses(value: object, classes: tuple[type, ...]) -> bool:
         return False
 
 
+# Stands in the plan for the alias's own package object (``asgiref`` itself),
+# which exists only once the real modules have left ``sys.modules``.
+_PACKAGE = object()
+
+
 def _counterpart(name: str, attribute: str | None) -> Any:
     """asgibridge's object for real ``name.attribute`` (the module itself when None)."""
     short = name.partition(".")[2]
+    if not short and attribute is None:
+        return _PACKAGE
     module = importlib.import_module(f"asgibridge.{short}" if short else "asgibridge")
     return module if attribute is None else getattr(module, attribute)
 
@@ -126,12 +133,17 @@ def _plan(
     return plan
 
 
-def take_over(foreign: Iterable[str], aliased: Iterable[str]) -> bool:
+def take_over(
+    foreign: Iterable[str], aliased: Iterable[str], package: Callable[[], ModuleType]
+) -> bool:
     """Replace the loaded real asgiref modules ``foreign`` when that is safe (see above).
 
     Args:
         foreign: the ``asgiref*`` names in ``sys.modules``.
         aliased: the submodule names ``install_as_asgiref()`` aliases.
+        package: makes the alias's ``asgiref`` package object (called once the
+            real modules are gone); references to the real top-level module
+            are rebound to it, so they keep seeing asgiref's version.
 
     Returns:
         True when the real modules are gone from ``sys.modules`` and every
@@ -147,9 +159,14 @@ def take_over(foreign: Iterable[str], aliased: Iterable[str]) -> bool:
         return False
     holders = sorted({str(ns.get("__name__", "?")) for ns, _, _ in plan})
     for namespace, key, value in plan:
-        namespace[key] = value
+        if value is not _PACKAGE:
+            namespace[key] = value
     for name in real:
         del sys.modules[name]
+    alias_package = package()
+    for namespace, key, value in plan:
+        if value is _PACKAGE:
+            namespace[key] = alias_package
     record(
         "a call of asgibridge.install_as_asgiref() in the program, after taking over the "
         "unused real asgiref modules imported by " + (", ".join(holders) or "nothing")
