@@ -150,8 +150,10 @@ def poster_for(loop: asyncio.AbstractEventLoop, *, owner: bool = False) -> Post:
     post: Post
     try:
         post = Doorbell(loop).post
-    except (NotImplementedError, OSError, AttributeError):
-        post = loop.call_soon_threadsafe  # no add_reader here, or no descriptor left
+    except (NotImplementedError, OSError, AttributeError, RuntimeError, ValueError):
+        # No add_reader here (proactor), no descriptor left, or a loop that
+        # refuses this descriptor: the stdlib's way, for good.
+        post = loop.call_soon_threadsafe
     key = id(loop)
     _state.loop_bells[key] = (weakref.ref(loop, _forget(key)), post)
     return post
