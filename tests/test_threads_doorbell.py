@@ -275,3 +275,25 @@ def test_a_forked_child_never_rings_its_parents_loop() -> None:
     finally:
         loop.close()
         forget_loop(loop)
+
+
+def test_no_descriptor_left_falls_back_to_call_soon_threadsafe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_descriptors(*args: Any) -> Any:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(_inbox.os, "eventfd", no_descriptors)
+    monkeypatch.setattr(_inbox.socket, "socketpair", no_descriptors)
+    loop = asyncio.new_event_loop()
+    try:
+        post = poster_for(loop, owner=True)
+        assert post == loop.call_soon_threadsafe
+        ran: list[str] = []
+        post(ran.append, "still delivered")
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert ran == ["still delivered"]
+    finally:
+        loop.close()
+        forget_loop(loop)
