@@ -283,11 +283,12 @@ def test_no_descriptor_left_falls_back_to_call_soon_threadsafe(
     def no_descriptors(*args: Any) -> Any:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(_inbox.os, "eventfd", no_descriptors)
-    monkeypatch.setattr(_inbox.socket, "socketpair", no_descriptors)
-    loop = asyncio.new_event_loop()
+    loop = asyncio.new_event_loop()  # its own self-pipe first
     try:
-        post = poster_for(loop, owner=True)
+        with monkeypatch.context() as patched:
+            patched.setattr(_inbox.os, "eventfd", no_descriptors)
+            patched.setattr(_inbox.socket, "socketpair", no_descriptors)
+            post = poster_for(loop, owner=True)
         assert post == loop.call_soon_threadsafe
         ran: list[str] = []
         post(ran.append, "still delivered")
