@@ -148,7 +148,7 @@ async def test_under_load_a_context_thread_exits_at_release_instead_of_serving_t
     tasks = [asyncio.ensure_future(request(i)) for i in range(3)]
     leave[0].set()  # one request ends while two more hold their threads
     first = await tasks[0]
-    first.join(_DEADLINE)
+    first.join(_DEADLINE)  # its stop was queued at the release: no loop help needed
     assert not first.is_alive(), "a released thread stayed for the next context under load"
     leave[1].set()
     leave[2].set()
