@@ -5,10 +5,10 @@ Usage: ``python benchmarks/gunicorn_trace_report.py DIR/asgibridge-* DIR/asgiref
 Per run: statement times inside sqlite by kind, how many statements of the
 same process were already inside sqlite when one started (many: the busy
 back-off has taken over; the probe counts without a lock, so approximately),
-how long a read keeps its SHARED lock after its
-first step (the execute's end to the first fetch's end: Python code and a
-GIL wait, nothing else) and a connection close (both short GIL releases),
-the GIL-return samples, and collections. Issue 18 §4 used these to find that
+how long a read keeps its SHARED lock after its first step (the execute's end
+to the first fetch's end: Python code and a GIL wait, nothing else) and a
+connection close (both short GIL releases), the GIL-return samples, and
+collections. Issue 18 §4 used these to find that
 reusing sticky threads under load stretched exactly those short windows.
 """
 
