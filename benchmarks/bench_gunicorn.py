@@ -103,6 +103,7 @@ def gunicorn_server(
     app: str,
     wal: bool,
     probe_dir: Path,
+    trace: bool = False,
 ) -> Iterator[tuple[int, int]]:
     """gunicorn (--preload, UvicornWorkers) on a socket made here; yields (port, master pid)."""
     listener = _free_listener()
@@ -119,6 +120,8 @@ def gunicorn_server(
     )
     if wal:
         env["CHSITE_WAL"] = "1"
+    if trace:
+        env["GUNICORN_PROBE_TRACE"] = "1"
     command = [sys.executable, "-m", "gunicorn", app, "--preload",
                "-k", "uvicorn.workers.UvicornWorker", "-w", str(workers),
                "--bind", f"fd://{fd}", "--backlog", "2048", "--graceful-timeout", "5",
@@ -322,14 +325,15 @@ def _slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
 
 
-def run_one(
+def run_one(  # noqa: PLR0912 (one run, measured and read back in order)
     impl: str, workdir: Path, redis_url: str, args: argparse.Namespace
 ) -> dict[str, object]:
     app = "chsite.asgi:application" if args.no_probe else "_gunicorn_probe:application"
     probe_dir = Path(tempfile.mkdtemp(prefix=f"probe-{impl}-", dir=workdir))
     server = gunicorn_server(
-        workdir, redis_url, impl, args.workers, args.src, app, args.wal, probe_dir
-    )
+        workdir, redis_url, impl, args.workers, args.src, app, args.wal, probe_dir,
+        trace=args.trace is not None,
+    )  # fmt: skip
     with server as (port, master):
         runner = asyncio.new_event_loop()
         try:
@@ -386,6 +390,11 @@ def run_one(
             _, total_ms, sqlite_ms = line.split()
             in_app.append((float(total_ms), float(sqlite_ms)))
     in_app.sort()
+    if args.trace is not None:  # keep the statement timelines (they live in a temp dir)
+        keep = args.trace / f"{impl}-{int(time.time())}"
+        keep.mkdir(parents=True, exist_ok=True)
+        for trace in probe_dir.glob("*.trace"):
+            shutil.copy(trace, keep / trace.name)
     slowest = in_app[int(0.99 * len(in_app)) :]
     return {
         "impl": impl,
@@ -456,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-probe",
         action="store_true",
         help="serve the site bare (no per-request sqlite timing)",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="write every statement's timeline (probe) under this folder",
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 round of 3 s")
     parser.add_argument("--json", type=Path, help="also write the raw results here")

@@ -124,3 +124,36 @@ def test_idle_sticky_threads_beyond_the_cap_exit_after_the_grace(small_cap: None
 def test_the_new_options_are_validated(option: str, bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match=option):
         asgibridge.configure(**{option: bad})
+
+
+@pytest.mark.asyncio
+async def test_under_load_a_context_thread_exits_at_release_instead_of_serving_the_next(
+    small_cap: None,
+) -> None:
+    # Issue 18 §4: with more contexts holding threads than max_idle_workers
+    # (32 requests in flight per worker against a cap of 2 x CPUs), a
+    # released thread that stays for the next request made sqlite's busy
+    # back-off 20-50x longer under gunicorn; a thread per context (asgiref's
+    # model, without its joiner thread) did not. So past the cap, a context's
+    # thread leaves with it.
+    inside = threading.Barrier(3, timeout=_DEADLINE)
+    leave = [asyncio.Event() for _ in range(3)]
+
+    async def request(index: int) -> threading.Thread:
+        async with ThreadSensitiveContext():
+            await sync_to_async(inside.wait)()
+            await leave[index].wait()
+            return _thread_of(await sync_to_async(threading.get_ident)())
+
+    tasks = [asyncio.ensure_future(request(i)) for i in range(3)]
+    leave[0].set()  # one request ends while two more hold their threads
+    first = await tasks[0]
+    first.join(_DEADLINE)  # its stop was queued at the release: no loop help needed
+    assert not first.is_alive(), "a released thread stayed for the next context under load"
+    leave[1].set()
+    leave[2].set()
+    await asyncio.gather(*tasks[1:])
+
+
+def _thread_of(ident: int) -> threading.Thread:
+    return next(t for t in threading.enumerate() if t.ident == ident)

@@ -325,18 +325,43 @@ class WorkerPool(_IdleStack):
 
 
 class StickyPool(_IdleStack):
-    """Threads lent one at a time to ThreadSensitiveContexts."""
+    """Threads lent one at a time to ThreadSensitiveContexts.
+
+    A thread goes back to the idle stack for the next context only while few
+    contexts hold threads (at most ``max_idle_workers``: sequential requests
+    keep one warm thread). Past that (a saturated server: every request in
+    flight holds one) it leaves with its context, and the next context starts
+    a thread of its own, as asgiref does. Measured (issue 18 §4, gunicorn, 32
+    requests in flight per worker, sqlite): reusing released threads there
+    made the time inside sqlite 20-50x asgiref's (its busy back-off took
+    over) and RSS grow two to four times as fast per request; a thread per
+    context matched asgiref on both (docs/design.md).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._leased = 0  # workers lent to a context now (under _lock)
 
     def lease(self) -> Worker:
         """An idle worker, or a new started one (raises RuntimeError)."""
         with self._lock:
+            self._leased += 1
             if self._idle:
                 return self._idle.pop()
         worker = Worker("sticky", self)
-        worker.start()
+        try:
+            worker.start()
+        except BaseException:
+            with self._lock:
+                self._leased -= 1
+            raise
         with self._lock:
             self.workers.add(worker)
         return worker
+
+    def _crowded(self) -> bool:
+        """More contexts hold threads than the pool keeps idle ones (under _lock)."""
+        return self._leased > _state.config["max_idle_workers"]  # type: ignore[no-any-return]
 
     def release(self, worker: Worker) -> None:
         """Give ``worker`` back once it has run what was queued before (never blocks).
@@ -351,8 +376,15 @@ class StickyPool(_IdleStack):
         from the queue but not yet ``current`` can only be a call its awaiting
         task gave up before the start, which the thread skips at once.
         """
+        with self._lock:
+            crowded = self._crowded()
+            self._leased -= 1
         with worker._lock:
             if not worker._open:
+                return
+            if crowded:
+                # Under load: this thread leaves after what is queued (see the class).
+                worker.queue.put(_STOP)
                 return
             current = worker.current
             if worker.queue.empty() and (
