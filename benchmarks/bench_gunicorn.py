@@ -27,8 +27,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,56 +39,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "tests" / "django_channels_site"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from local_servers import WAIT, free_listener, get, redis_server, stop_process  # noqa: E402
+
 IMPLS = ("asgiref", "asgibridge")
 VIEWS = ("/sync", "/plain", "/async")
-WAIT = 30.0  # seconds any start, stop or single response may take
-
-
-def _free_listener() -> socket.socket:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(2048)
-    return listener
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(WAIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(WAIT)
-
-
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A private redis-server on a free port (no persistence); yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (workdir / "redis.log").open("wb")
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(workdir)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + WAIT
-        while True:  # redis cannot hand over a ready socket: poll, bounded
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn,
-            ):
-                conn.sendall(b"PING\r\n")
-                if conn.recv(64).startswith(b"+PONG"):
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start: " + str(workdir / "redis.log"))
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-        log.close()
 
 
 @contextlib.contextmanager
@@ -106,7 +60,7 @@ def gunicorn_server(
     trace: bool = False,
 ) -> Iterator[tuple[int, int]]:
     """gunicorn (--preload, UvicornWorkers) on a socket made here; yields (port, master pid)."""
-    listener = _free_listener()
+    listener = free_listener(2048)
     port = listener.getsockname()[1]
     fd = listener.fileno()
     env = dict(
@@ -134,7 +88,7 @@ def gunicorn_server(
     try:
         yield port, process.pid
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -186,25 +140,13 @@ class Sampler:
 # -- load generator ---------------------------------------------------------
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    await asyncio.wait_for(reader.readexactly(length), WAIT)
-    return int(head.split(b" ", 2)[1])
-
-
 async def _wait_ready(port: int) -> None:
     deadline = time.monotonic() + WAIT * 2
     while True:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             try:
-                if await _exchange(reader, writer, "/plain") == 200:
+                if await get(reader, writer, "/plain") == 200:
                     return
             finally:
                 writer.close()
@@ -282,7 +224,7 @@ async def _drive(
                 path = VIEWS[n % len(VIEWS)]
                 n += 1
                 try:
-                    status = await _exchange(reader, writer, path)
+                    status = await get(reader, writer, path)
                 except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
                     errors[type(exc).__name__] += 1
                     writer.close()

@@ -34,19 +34,17 @@ import collections
 import importlib.util
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from local_servers import WAIT, free_listener, get, redis_server, stop_process
+
 SITE = Path(__file__).parent / "django_channels_site"
-WAIT = 20.0  # seconds any single response, server start or server stop may take
 CONNECTIONS = 32
 REQUESTS = 1536  # per load phase (a multiple of CONNECTIONS)
 DEPARTURE_ROUNDS = 8
@@ -68,69 +66,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(WAIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(WAIT)
-
-
-@contextmanager
-def redis_server(tmp_path: Path) -> Iterator[str]:
-    """A private redis-server (no persistence) on a free port; yields its URL."""
-    port = _free_port()
-    log = (tmp_path / "redis.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + WAIT
-        while True:  # bounded: redis has no way to hand us a ready socket
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, (tmp_path / "redis.log").read_text()
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-        log.close()
-
-
 @contextmanager
 def uvicorn_server(tmp_path: Path, redis_url: str, loop: str) -> Iterator[int]:
     """uvicorn (1 worker) serving the site on a listening socket made here; yields its port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
+    listener = free_listener()
     port = int(listener.getsockname()[1])
     fd = listener.fileno()
     env = dict(
@@ -151,24 +90,12 @@ def uvicorn_server(tmp_path: Path, redis_url: str, loop: str) -> Iterator[int]:
     try:
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
 def _have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    await asyncio.wait_for(reader.readexactly(length), WAIT)
-    return int(head.split(b" ", 2)[1])
 
 
 async def _load(port: int, connections: int, requests: int) -> collections.Counter[int]:
@@ -179,7 +106,7 @@ async def _load(port: int, connections: int, requests: int) -> collections.Count
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), WAIT)
         try:
             for n in range(requests // connections):
-                statuses[await _exchange(reader, writer, PATHS[(index + n) % len(PATHS)])] += 1
+                statuses[await get(reader, writer, PATHS[(index + n) % len(PATHS)])] += 1
         finally:
             writer.close()
             await writer.wait_closed()
@@ -206,7 +133,7 @@ async def _scenario(port: int) -> list[collections.Counter[int]]:
     # The server answers its first request only once the site is imported.
     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), WAIT)
     try:
-        assert await _exchange(reader, writer, "/plain") == 200
+        assert await get(reader, writer, "/plain") == 200
     finally:
         writer.close()
         await writer.wait_closed()

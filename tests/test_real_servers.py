@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import httpx
 import pytest
 
 from asgibridge._runtime import stop_adapter_pools
+from local_servers import free_listener, stop_process
 
 WAIT = 20.0  # seconds any single request or server stop may take
 
@@ -47,10 +47,7 @@ def serving(
 ) -> Iterator[tuple[str, Path]]:
     """Run ``command(fd)`` with ``source`` as ``app.py`` in ``tmp_path``; yields (url, dir)."""
     (tmp_path / "app.py").write_text(textwrap.dedent(source))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
+    listener = free_listener(128)
     port = listener.getsockname()[1]
     fd = listener.fileno()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
@@ -63,12 +60,7 @@ def serving(
     try:
         yield f"http://127.0.0.1:{port}", tmp_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(WAIT)
+        stop_process(process, WAIT)
         log.close()
 
 
