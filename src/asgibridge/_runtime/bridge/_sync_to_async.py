@@ -81,18 +81,15 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _load_submit_traced(hop: Hop, target: Target) -> Watchdog | None:
+def _submit_traced(hop: Hop, target: Target) -> Watchdog | None:
     # The hang watchdogs (`_deadlines`) load at the first traced call, not with
     # the bridge: without a hop listener, a thread handler or a hang deadline no
-    # call is traced. The loaded function replaces this one: no later call imports.
-    global _submit_traced
+    # call is traced. Later calls find the module loaded (an import of a loaded
+    # module is a dictionary lookup, on the traced path only).
     from ._deadlines import submit_traced
 
-    _submit_traced = submit_traced
     return submit_traced(hop, target)
 
-
-_submit_traced: Callable[[Hop, Target], Watchdog | None] = _load_submit_traced
 
 _take_hop_context = take_hop_context
 _give_back = give_back
