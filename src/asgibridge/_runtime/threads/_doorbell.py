@@ -137,9 +137,9 @@ def poster_for(loop: asyncio.AbstractEventLoop, *, owner: bool = False) -> Post:
     Off the loop's thread (or for a loop without ``add_reader``) this is
     ``loop.call_soon_threadsafe``.
     """
-    entry: tuple[Any, Post] | None = _state.loop_bells.get(id(loop))
-    if entry is not None and entry[0]() is loop:
-        return entry[1]
+    known = _registered(loop)
+    if known is not None:
+        return known
     if not owner:
         try:
             running = asyncio.get_running_loop()
@@ -167,8 +167,7 @@ def forget_loop(loop: asyncio.AbstractEventLoop) -> None:
     thread that is inside `post` at this moment write into a descriptor
     number the process has already reused for something else.
     """
-    entry = _state.loop_bells.get(id(loop))
-    if entry is not None and entry[0]() is loop:
+    if _registered(loop) is not None:
         del _state.loop_bells[id(loop)]
 
 
@@ -179,7 +178,12 @@ def refuse(callback: Callable[..., object], *args: Any) -> None:
 
 def poster(loop: asyncio.AbstractEventLoop) -> Post:
     """How to post to ``loop`` from any thread: its bell if it has one, else the stdlib's."""
+    return _registered(loop) or loop.call_soon_threadsafe
+
+
+def _registered(loop: asyncio.AbstractEventLoop) -> Post | None:
+    """``loop``'s entry in the registry (None: none, or a dead loop's that had its id)."""
     entry: tuple[Any, Post] | None = _state.loop_bells.get(id(loop))
     if entry is not None and entry[0]() is loop:
         return entry[1]
-    return loop.call_soon_threadsafe
+    return None
