@@ -144,9 +144,7 @@ class Waker(Channel):
         self._poll: select.poll | None = None
         try:
             super().__init__()
-        except OSError:  # out of descriptors: wake through a lock instead
-            self._fd = -1
-            self._reader = self._writer = None
+        except OSError:  # out of descriptors (Channel left none open): wake through a lock
             self._tokens = SimpleQueue()
 
     def wake(self) -> None:
