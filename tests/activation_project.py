@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -132,13 +132,21 @@ def probe_through_fd(root: Path, argv: list[str], fd: int, **env: str) -> dict[s
         port = socket.socket(fileno=os.dup(fd))
         with port:
             url = f"http://127.0.0.1:{port.getsockname()[1]}/probe/"
-        answer = httpx.get(url, timeout=WAIT)
-        assert answer.status_code == 200, log.read_text(errors="replace")
-        result: dict[str, Any] = answer.json()
-        result["server_pid"] = process.pid
-        return result
+        return _probed(
+            httpx.get(url, timeout=WAIT), process, lambda: log.read_text("utf-8", "replace")
+        )
     finally:
         _stop(process)
+
+
+def _probed(
+    answer: httpx.Response, process: subprocess.Popen[bytes], output: Callable[[], str]
+) -> dict[str, Any]:
+    """The probe view's JSON answer, with the server's pid; its output if it was not a 200."""
+    assert answer.status_code == 200, output()
+    result: dict[str, Any] = answer.json()
+    result["server_pid"] = process.pid
+    return result
 
 
 def probe_runserver(root: Path, argv: list[str], port: int, **env: str) -> dict[str, Any]:
@@ -168,10 +176,7 @@ def probe_runserver(root: Path, argv: list[str], port: int, **env: str) -> dict[
         transport = httpx.HTTPTransport(retries=5)
         with httpx.Client(transport=transport, timeout=WAIT) as client:
             answer = client.get(f"http://127.0.0.1:{port}/probe/")
-        assert answer.status_code == 200, seen
-        result: dict[str, Any] = answer.json()
-        result["server_pid"] = process.pid
-        return result
+        return _probed(answer, process, lambda: seen)
     finally:
         _stop(process)
         if process.stdout is not None:
@@ -191,10 +196,7 @@ def probe_port(root: Path, argv: list[str], port: int, **env: str) -> dict[str, 
         transport = httpx.HTTPTransport(retries=6)
         with httpx.Client(transport=transport, timeout=WAIT) as client:
             answer = client.get(f"http://127.0.0.1:{port}/probe/")
-        assert answer.status_code == 200, log.read_text(errors="replace")
-        result: dict[str, Any] = answer.json()
-        result["server_pid"] = process.pid
-        return result
+        return _probed(answer, process, lambda: log.read_text("utf-8", "replace"))
     finally:
         _stop(process)
 

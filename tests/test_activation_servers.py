@@ -50,23 +50,23 @@ def _on_bridge(answer: dict[str, object]) -> None:
     assert answer["real"] == [], answer
 
 
-def test_launcher_uvicorn(project: Path) -> None:
+def _launch_on_fd(project: Path, server: str) -> dict[str, object]:
+    """``python -m asgibridge run -- SERVER --fd N mysite.asgi:application``, probed."""
     with listening_socket() as listener:
         fd = listener.fileno()
-        answer = probe_through_fd(
-            project, [*LAUNCH, "uvicorn", "--fd", str(fd), "mysite.asgi:application"], fd
+        return probe_through_fd(
+            project, [*LAUNCH, server, "--fd", str(fd), "mysite.asgi:application"], fd
         )
+
+
+def test_launcher_uvicorn(project: Path) -> None:
+    answer = _launch_on_fd(project, "uvicorn")
     _on_bridge(answer)
     assert answer["pid"] == answer["server_pid"]  # same process: no child in between
 
 
 def test_launcher_daphne(project: Path) -> None:
-    with listening_socket() as listener:
-        fd = listener.fileno()
-        answer = probe_through_fd(
-            project, [*LAUNCH, "daphne", "--fd", str(fd), "mysite.asgi:application"], fd
-        )
-    _on_bridge(answer)
+    _on_bridge(_launch_on_fd(project, "daphne"))
 
 
 def test_launcher_gunicorn_with_the_uvicorn_worker(project: Path) -> None:
