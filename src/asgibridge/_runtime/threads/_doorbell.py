@@ -137,9 +137,11 @@ def poster_for(loop: asyncio.AbstractEventLoop, *, owner: bool = False) -> Post:
     Off the loop's thread (or for a loop without ``add_reader``) this is
     ``loop.call_soon_threadsafe``.
     """
-    known = _registered(loop)
-    if known is not None:
-        return known
+    # Every hop asks (`Hop.__init__`): the registry read is inlined here, not a
+    # call of `_registered`.
+    entry: tuple[Any, Post] | None = _state.loop_bells.get(id(loop))
+    if entry is not None and entry[0]() is loop:
+        return entry[1]
     if not owner:
         try:
             running = asyncio.get_running_loop()
